@@ -1,0 +1,145 @@
+"""本書のビルドを支える Sphinx 拡張 (読者向けパッケージ ``dlbook`` とは別物)。
+
+- 章番号を講義に合わせて 4, 5, 6 から始める (節・図・表・式の番号も追従)。
+- ``src/dlbook`` が変わったら実行キャッシュを捨て、全章を再実行させる
+  (jupyter-cache はノートブックの中身しか見ないため)。
+- KaTeX のエラー (``katex-error``) を警告にして ``-W`` でビルドを止める。
+- KaTeX の CSS とフォントをローカルから配信する (CDN を使わない)。
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+HASH_FILE = "dlbook_src.sha256"
+
+
+# ---------------------------------------------------------------- 章番号
+
+
+def _shift(number: tuple[int, ...] | list[int] | None, offset: int) -> Any:
+    if not number:
+        return number
+    shifted = (number[0] + offset, *number[1:])
+    return list(shifted) if isinstance(number, list) else shifted
+
+
+def offset_numbers(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """TocTreeCollector が振った番号の先頭 (章) に ``dlbook_chapter_offset`` を足す。"""
+    offset = app.config.dlbook_chapter_offset
+    if not offset:
+        return []
+    for docname, secnums in env.toc_secnumbers.items():
+        env.toc_secnumbers[docname] = {
+            anchor: _shift(num, offset) for anchor, num in secnums.items()
+        }
+    for docname, figtypes in env.toc_fignumbers.items():
+        env.toc_fignumbers[docname] = {
+            figtype: {fid: _shift(num, offset) for fid, num in ids.items()}
+            for figtype, ids in figtypes.items()
+        }
+    # サイドバーと前後リンクに出る番号 (toc のノードと各ページのタイトル)
+    for toc in env.tocs.values():
+        for ref in toc.findall(nodes.reference):
+            if ref.get("secnumber"):
+                ref["secnumber"] = _shift(ref["secnumber"], offset)
+    for title in env.titles.values():
+        if title.get("secnumber"):
+            title["secnumber"] = _shift(title["secnumber"], offset)
+    # 番号が毎回付け替わるので、番号付きの章は書き出し直す (読み直しは不要)
+    return list(env.toc_secnumbers)
+
+
+# ---------------------------------------------------------------- 実行キャッシュ
+
+
+def _src_hash(src: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(src.rglob("*.py")):
+        digest.update(str(path.relative_to(src)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_dir(app: Sphinx) -> Path:
+    path = Path(app.config.nb_execution_cache_path or "")
+    if not path.is_absolute():
+        path = Path(app.srcdir) / path
+    return path
+
+
+def check_src_changed(app: Sphinx, env: BuildEnvironment, added: set[str],
+                      changed: set[str], removed: set[str]) -> list[str]:
+    """``src/dlbook`` のハッシュが前回と違えば、キャッシュを捨てて全章を読み直す。"""
+    src = Path(app.srcdir) / app.config.dlbook_src_dir
+    if not src.is_dir():
+        return []
+    current = _src_hash(src)
+    cache = _cache_dir(app)
+    stamp = cache.parent / HASH_FILE
+    previous = stamp.read_text().strip() if stamp.exists() else None
+    if previous == current:
+        return []
+    if cache.exists():
+        logger.info("[dlbook] src/ が変わったので実行キャッシュを破棄します: %s", cache)
+        shutil.rmtree(cache)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current + "\n")
+    if previous is None:
+        return []  # 初回ビルド: すべて新規なので何もしない
+    return sorted(d for d in env.found_docs if d not in added)
+
+
+# ---------------------------------------------------------------- KaTeX
+
+
+def check_katex_errors(app: Sphinx, pagename: str, templatename: str,
+                       context: dict[str, Any], doctree: nodes.Node | None) -> None:
+    """KaTeX が描画できなかった式を警告にする (``-W`` でビルド失敗)。"""
+    body = context.get("body", "")
+    if "katex-error" not in body:
+        return
+    start = body.index("katex-error")
+    snippet = body[start : start + 300].split(">", 1)[-1][:200]
+    logger.warning("KaTeX が式を描画できません: %s", snippet,
+                   location=pagename, type="dlbook", subtype="katex")
+
+
+def add_katex_assets(app: Sphinx) -> None:
+    """npm の katex パッケージから CSS とフォントを _static に取り込む。"""
+    if app.builder.format != "html":
+        return
+    dist = Path(app.srcdir) / "node_modules" / "katex" / "dist"
+    if not (dist / "katex.min.css").exists():
+        raise RuntimeError(
+            f"KaTeX の CSS が見つかりません: {dist}/katex.min.css\n"
+            "  `make setup` (npm ci) を実行してください。"
+        )
+    root = Path(app.outdir).parent / ".dlbook_static"
+    static = root / "katex"
+    (static / "fonts").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(dist / "katex.min.css", static / "katex.min.css")
+    for font in (dist / "fonts").glob("*.woff2"):
+        shutil.copy2(font, static / "fonts" / font.name)
+    if str(root) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(root))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("dlbook_chapter_offset", 3, "env")
+    app.add_config_value("dlbook_src_dir", "src/dlbook", "env")
+    app.connect("env-get-outdated", check_src_changed)
+    app.connect("env-get-updated", offset_numbers, priority=900)
+    app.connect("html-page-context", check_katex_errors)
+    app.connect("builder-inited", add_katex_assets)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
