@@ -1,0 +1,78 @@
+# dlbook のビルド入口。`make book` と `make test` だけ覚えればよい。
+# Entry points: `make book` (build book + slides) and `make test` (all tests).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMPS := .stamps
+export DLBOOK_PROFILE ?= quick
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+JB_FLAGS := --warningiserror --nitpick --keep-going
+
+.PHONY: help setup book html slides serve preview test test-unit lint lock bench clean distclean
+
+help: ## このヘルプ (this help)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- setup
+$(STAMPS)/apt: tools/apt-packages.txt
+	@mkdir -p $(STAMPS)
+	bash tools/install-apt.sh tools/apt-packages.txt
+	@touch $@
+
+$(STAMPS)/venv: requirements.lock pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	@touch $@
+
+$(STAMPS)/npm: package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/npm ## 依存をすべて入れる (install everything; idempotent)
+
+# ---------------------------------------------------------------- build
+html: setup ## 本 (HTML) だけをビルド (book only)
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+slides: setup ## スライドだけをビルド (slides only: md, html, pdf, pptx)
+	$(BIN)/python -m dlbook_tools.slides --all
+
+book: html slides ## 本とスライドをビルド (build the whole site)
+	@echo "サイト: _build/html/index.html"
+
+serve: setup ## 執筆中のライブプレビュー (live preview on http://127.0.0.1:8000)
+	$(BIN)/python -m dlbook_tools.serve
+
+preview: setup ## 1 章だけビルド: make preview CH=book/ch04_nn_basics.md
+	$(BIN)/python -m dlbook_tools.preview $(CH)
+
+# ---------------------------------------------------------------- checks
+test: setup lint ## すべてのテスト (lint + unit tests + one site build checked in Chromium)
+	$(BIN)/pytest -q tests
+
+test-unit: setup ## パッケージの単体テストだけ (package unit tests only)
+	$(BIN)/pytest -q -m "not site and not slow" tests
+
+lint: setup ## ruff・mypy・ワークフローと文章の検査 (linters)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+bench: setup ## ベンチマークを実行し benchmarks/results/ に表を書く
+	$(BIN)/python -m benchmarks.run
+
+lock: ## requirements.in から requirements.lock を作り直す
+	$(BIN)/pip freeze --exclude-editable | grep -v '^dlbook' > requirements.lock
+
+clean: ## ビルド結果を消す (keeps the execution cache)
+	rm -rf _build/html _build/slides _build/preview
+
+distclean: ## すべて消す (venv, node_modules, caches)
+	rm -rf _build $(VENV) node_modules $(STAMPS)

@@ -1,0 +1,64 @@
+"""1 章だけを素早くビルドする (執筆中のプレビュー用)。
+
+使い方::
+
+    python -m dlbook_tools.preview book/ch04_nn_basics.md
+
+出力は ``_build/preview/<章>/_build/html``。実行キャッシュも章ごとに分けるので、
+複数の章を同時にプレビューしても互いに干渉しない。章番号は本番と同じになる。
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def chapter_number(toc: dict, docname: str) -> int:
+    """本番の _toc.yml での章番号 (4, 5, 6, …) を返す。"""
+    chapters = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    if docname not in chapters:
+        raise SystemExit(f"{docname} は _toc.yml にありません: {chapters}")
+    return chapters.index(docname) + 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("chapter", help="例: book/ch04_nn_basics.md")
+    args = parser.parse_args(argv)
+    path = Path(args.chapter)
+    if not (ROOT / path).exists():
+        raise SystemExit(f"ファイルがありません: {path}")
+    docname = str(path.with_suffix(""))
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    number = chapter_number(toc, docname)
+    out = ROOT / "_build" / "preview" / path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    preview_toc = {
+        "format": "jb-book",
+        "root": toc["root"],
+        "parts": [{"caption": "プレビュー", "numbered": True,
+                   "chapters": [{"file": docname}]}],
+    }
+    (out / "_toc.yml").write_text(yaml.safe_dump(preview_toc, allow_unicode=True))
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["cache"] = str(out / ".jupyter_cache")
+    config["sphinx"]["config"]["dlbook_chapter_offset"] = number - 1
+    (out / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
+           "--toc", str(out / "_toc.yml"), "--config", str(out / "_config.yml"),
+           "--path-output", str(out), "-W", "-n", "--keep-going"]
+    print(" ".join(cmd), flush=True)
+    code = subprocess.call(cmd, cwd=ROOT)
+    print(f"\nプレビュー: {out / '_build' / 'html' / (docname + '.html')}")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
