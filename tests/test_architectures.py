@@ -1,0 +1,71 @@
+"""dlbook.architectures のテスト (手計算・torchvision の値と比べる)。"""
+
+import pytest
+import torch
+from torch import nn
+
+from dlbook import architectures as arch
+
+
+class TestCountMacs:
+    def test_single_conv(self) -> None:
+        m = nn.Conv2d(3, 8, 3, padding=1)
+        # 出力 8×5×5 の各要素に 3×3×3 回の積和
+        assert arch.count_macs(m, (1, 3, 5, 5)) == 8 * 5 * 5 * 27
+
+    def test_grouped_conv_and_linear(self) -> None:
+        m = nn.Sequential(
+            nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.Flatten(), nn.Linear(64, 10)
+        )
+        assert arch.count_macs(m, (1, 4, 4, 4)) == 4 * 16 * 9 + 640
+
+    @pytest.mark.parametrize(
+        ("name", "params", "gmacs"),
+        [("resnet18", 11_689_512, 1.814), ("vgg16", 138_357_544, 15.47)],
+    )
+    def test_torchvision_models(self, name: str, params: int, gmacs: float) -> None:
+        model = arch.build(name)
+        assert arch.num_parameters(model) == params
+        assert arch.count_macs(model, (1, 3, 224, 224)) / 1e9 == pytest.approx(
+            gmacs, rel=1e-3
+        )
+
+    def test_mobilenet_v1_matches_paper(self) -> None:
+        model = arch.build("mobilenet_v1")
+        assert arch.num_parameters(model) / 1e6 == pytest.approx(4.2, abs=0.05)
+        macs = arch.count_macs(model, (1, 3, 224, 224))
+        assert macs / 1e6 == pytest.approx(569, rel=0.01)
+
+
+class TestSeparable:
+    @pytest.mark.parametrize(("c_in", "c_out", "k"), [(32, 64, 3), (512, 512, 3)])
+    def test_ratio_formula(self, c_in: int, c_out: int, k: int) -> None:
+        p_std, m_std = arch.conv_cost(c_in, c_out, k, 14, 14)
+        p_sep, m_sep = arch.separable_cost(c_in, c_out, k, 14, 14)
+        assert m_sep / m_std == pytest.approx(1 / c_out + 1 / k**2)
+        assert p_sep / p_std == pytest.approx(1 / c_out + 1 / k**2)
+
+    def test_matches_torch_layers(self) -> None:
+        dw = nn.Conv2d(8, 8, 3, groups=8, bias=False)
+        pw = nn.Conv2d(8, 16, 1, bias=False)
+        n = sum(p.numel() for p in [*dw.parameters(), *pw.parameters()])
+        assert n == arch.separable_cost(8, 16, 3, 1, 1)[0]
+
+
+class TestDeepCnn:
+    @pytest.mark.parametrize("residual", [True, False])
+    def test_shapes_and_grad(self, residual: bool) -> None:
+        torch.manual_seed(0)
+        net = arch.deep_cnn(3, residual, channels=4)
+        x, y = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
+        assert net(x).shape == (2, 10)
+        assert arch.first_layer_grad_norm(net, x, y) > 0
+
+    def test_unknown_model(self) -> None:
+        with pytest.raises(ValueError, match="未知のモデル"):
+            arch.build("lenet99")
+
+    def test_table_columns(self) -> None:
+        df = arch.architecture_table(("resnet18",))
+        assert list(df.columns)[:3] == ["モデル", "パラメータ (M)", "論文 (M)"]
+        assert df.loc[0, "論文 (G)"] == 1.8
