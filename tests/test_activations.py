@@ -99,7 +99,9 @@ class TestStep:
 
 
 class TestStability:
-    @pytest.mark.parametrize("name", ["sigmoid", "elu", "gelu", "swish", "mish"])
+    @pytest.mark.parametrize(
+        "name", ["sigmoid", "elu", "gelu", "swish", "mish"]
+    )
     def test_extreme_inputs_are_finite(self, name: str) -> None:
         x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
         f, df = act.ACTIVATIONS[name]
@@ -122,7 +124,9 @@ class TestSoftmax:
 
     def test_naive_equals_stable_for_small_inputs(self) -> None:
         x = _randn((3, 6), 8)
-        np.testing.assert_allclose(act.softmax_naive(x), act.softmax(x), rtol=1e-13)
+        np.testing.assert_allclose(
+            act.softmax_naive(x), act.softmax(x), rtol=1e-13
+        )
 
     def test_naive_overflows_but_stable_does_not(self) -> None:
         x = np.array([[1000.0, 1001.0, 1002.0]])
@@ -144,5 +148,7 @@ class TestSoftmax:
         (torch.softmax(xt, dim=-1) * torch.from_numpy(dout)).sum().backward()
         dx = act.softmax_grad(x, dout)
         np.testing.assert_allclose(dx, xt.grad.numpy(), atol=ATOL)
-        num = numerical_gradient(lambda z: float(np.sum(act.softmax(z) * dout)), x)
+        num = numerical_gradient(
+            lambda z: float(np.sum(act.softmax(z) * dout)), x
+        )
         np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)

@@ -174,7 +174,9 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def softmax_grad(x: np.ndarray, dout: np.ndarray, axis: int = -1) -> np.ndarray:
+def softmax_grad(
+    x: np.ndarray, dout: np.ndarray, axis: int = -1
+) -> np.ndarray:
     r"""ソフトマックスの逆伝播 (ヤコビ行列と ``dout`` の積)。
 
     ソフトマックスは要素ごとの関数ではないので、導関数の代わりに
