@@ -1,0 +1,511 @@
+r"""NumPy による畳み込み (convolution): ループ版と im2col 版。
+
+深層学習の「畳み込み」は、実際には相互相関 (cross-correlation)
+である。入力 :math:`x` (チャネル :math:`C`)、フィルタ :math:`W`、
+バイアス :math:`b`、ストライド :math:`S` に対して
+
+.. math::
+    y_{n,f,i,j} = b_f + \sum_{c=0}^{C-1} \sum_{p=0}^{F_H-1}
+        \sum_{q=0}^{F_W-1} W_{f,c,p,q}\, x_{n,c,Si+p,Sj+q}
+
+(:math:`x` は周囲を :math:`P` 画素の 0 で埋めたもの)。
+
+- ``conv2d_naive`` / ``Conv2dNaive``: 式をそのままループで書いたもの (読む用)。
+- ``im2col`` / ``col2im`` / ``conv2d`` / ``Conv2d``: 窓を列に並べて
+  畳み込みを 1 回の行列積にしたもの (速い)。
+- ``conv2d_input_grad_by_flip``: 入力に関する勾配が、180° 回したフィルタ
+  による "full" 相互相関であることを確かめる関数。
+
+列の並びは ``(C*FH*FW, N*OH*OW)`` とした。重み ``(FN, C*FH*FW)`` を
+左から掛けるだけで済み、大きな転置をしなくてよいからである。
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+
+from dlbook.init import INITIALIZERS
+from dlbook.layers import Layer
+
+
+def conv_output_size(
+    size: int, kernel: int, stride: int = 1, pad: int = 0
+) -> int:
+    r"""畳み込み・プーリングの出力の大きさ (1 辺)。
+
+    .. math::
+        O = \left\lfloor \frac{H + 2P - K}{S} \right\rfloor + 1
+
+    Args:
+        size: 入力の大きさ :math:`H` (高さか幅)。
+        kernel: フィルタ (窓) の大きさ :math:`K`。
+        stride: ストライド :math:`S` (1 以上)。
+        pad: パディング :math:`P` (0 以上)。
+
+    Returns:
+        出力の大きさ :math:`O` (1 以上)。
+
+    Raises:
+        ValueError: 引数が整数でない・範囲外のとき、またはフィルタが
+            パディングした入力に収まらず出力が 1 未満になるとき。
+    """
+    args = {"size": size, "kernel": kernel, "stride": stride, "pad": pad}
+    for name, value in args.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(
+                f"{name} は整数でなければならない ({name} must be an int): "
+                f"{value!r}"
+            )
+    if size < 1 or kernel < 1 or stride < 1 or pad < 0:
+        raise ValueError(
+            "size, kernel, stride は 1 以上、pad は 0 以上でなければならない "
+            "(size, kernel, stride must be >= 1 and pad >= 0): "
+            f"size={size}, kernel={kernel}, stride={stride}, pad={pad}"
+        )
+    if size + 2 * pad < kernel:
+        raise ValueError(
+            "フィルタがパディングした入力に収まらない "
+            "(kernel does not fit in the padded input; output size < 1): "
+            f"size={size}, kernel={kernel}, stride={stride}, pad={pad}"
+        )
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _check_conv_args(x: np.ndarray, W: np.ndarray) -> None:
+    """入力 ``(N, C, H, W)`` とフィルタ ``(FN, C, FH, FW)`` の形を確かめる。"""
+    if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
+        raise ValueError(
+            "入力は (N, C, H, W)、フィルタは (FN, C, FH, FW) で C が等しい "
+            "(expected x (N, C, H, W) and W (FN, C, FH, FW)): "
+            f"x {x.shape}, W {W.shape}"
+        )
+
+
+def conv2d_naive(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int = 1,
+    pad: int = 0,
+) -> np.ndarray:
+    r"""畳み込みを定義どおりのループで計算する (遅い。読むための版)。
+
+    出力の各位置 :math:`(n, i, j)` で入力の窓を切り出し、
+    全フィルタとの要素積の和 :math:`\sum_{c,p,q} W_{f,c,p,q}
+    x_{n,c,Si+p,Sj+q}` を求める。
+
+    Args:
+        x: 入力。
+        W: フィルタ。
+        b: バイアス (``None`` なら 0)。
+        stride: ストライド :math:`S`。
+        pad: 上下左右に足す 0 の幅 :math:`P`。
+
+    Returns:
+        出力特徴マップ。
+
+    Shape:
+        - x: ``(N, C, H, W)``
+        - W: ``(FN, C, FH, FW)``
+        - b: ``(FN,)``
+        - 出力: ``(N, FN, OH, OW)``
+    """
+    _check_conv_args(x, W)
+    FN, _, FH, FW = W.shape
+    N, _, H, W_ = x.shape  # W_: 幅 (W はフィルタの名前)
+    OH = conv_output_size(H, FH, stride, pad)
+    OW = conv_output_size(W_, FW, stride, pad)
+    if b is None:
+        b = np.zeros(FN, dtype=W.dtype)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((N, FN, OH, OW), dtype=np.result_type(x, W, b))
+    for n in range(N):
+        for i in range(OH):
+            for j in range(OW):
+                h, w = i * stride, j * stride
+                window = xp[n, :, h : h + FH, w : w + FW]  # (C, FH, FW)
+                # すべてのフィルタと窓の要素積の和をとる
+                out[n, :, i, j] = np.sum(W * window, axis=(1, 2, 3)) + b
+    return out
+
+
+def im2col(
+    x: np.ndarray, FH: int, FW: int, stride: int = 1, pad: int = 0
+) -> np.ndarray:
+    r"""フィルタが掛かる窓を列に並べた行列 (im2col) を作る。
+
+    列 :math:`(n, i, j)` は出力位置 :math:`(i, j)` の窓
+    :math:`x_{n,:,Si:Si+F_H,Sj:Sj+F_W}` を平らにしたもの。重みを
+    ``(FN, C*FH*FW)`` に並べれば、畳み込みは 1 回の行列積
+    ``W_col @ col`` になる。
+
+    ループは窓の中の位置 :math:`(p, q)` (FH*FW 回) だけで、
+    1 回ごとに全出力位置ぶんの画素をまとめて写す。
+
+    Args:
+        x: 入力。
+        FH: フィルタの高さ。
+        FW: フィルタの幅。
+        stride: ストライド。
+        pad: パディング。
+
+    Returns:
+        列の行列。行の並びは ``(c, p, q)`` (``W.reshape(FN, -1)`` と同じ)。
+
+    Shape:
+        - x: ``(N, C, H, W)``
+        - 出力: ``(C*FH*FW, N*OH*OW)``
+    """
+    N, C, H, W = x.shape
+    OH = conv_output_size(H, FH, stride, pad)
+    OW = conv_output_size(W, FW, stride, pad)
+    # パディングしながら (C, N, ...) に並べ替える。列を N*OH*OW の順に
+    # するためで、こうすると行列積の後に大きな転置が要らない
+    xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad : pad + H, pad : pad + W] = x.transpose(1, 0, 2, 3)
+    col = np.empty((C, FH, FW, N, OH, OW), dtype=x.dtype)
+    for p in range(FH):
+        p_end = p + stride * OH
+        for q in range(FW):
+            q_end = q + stride * OW
+            # フィルタの (p, q) 要素が掛かる画素を全出力位置ぶん取る
+            col[:, p, q] = xp[:, :, p:p_end:stride, q:q_end:stride]
+    return col.reshape(C * FH * FW, N * OH * OW)  # (C*FH*FW, N*OH*OW)
+
+
+def col2im(
+    col: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    FH: int,
+    FW: int,
+    stride: int = 1,
+    pad: int = 0,
+) -> np.ndarray:
+    r"""``im2col`` の逆向き: 列の値を元の画素の位置へ足し戻す。
+
+    ``im2col`` は 1 つの画素を複数の列に写す (窓が重なる)。そのため
+    勾配を戻すときは、写した先の値をすべて足し合わせる:
+    :math:`\partial L/\partial x = \sum_{\text{写した先}}
+    \partial L/\partial \mathrm{col}`。
+
+    Args:
+        col: 列の行列 (``im2col`` の出力と同じ並び)。
+        x_shape: 元の入力の形 ``(N, C, H, W)``。
+        FH: フィルタの高さ。
+        FW: フィルタの幅。
+        stride: ストライド。
+        pad: パディング (足し戻した後で切り捨てる)。
+
+    Returns:
+        入力と同じ形の配列。
+
+    Shape:
+        - col: ``(C*FH*FW, N*OH*OW)``
+        - 出力: ``(N, C, H, W)``
+    """
+    N, C, H, W = x_shape
+    OH = conv_output_size(H, FH, stride, pad)
+    OW = conv_output_size(W, FW, stride, pad)
+    col = col.reshape(C, FH, FW, N, OH, OW)  # (C, FH, FW, N, OH, OW)
+    xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
+    for p in range(FH):
+        p_end = p + stride * OH
+        for q in range(FW):
+            q_end = q + stride * OW
+            xp[:, :, p:p_end:stride, q:q_end:stride] += col[:, p, q]
+    # パディングの部分を捨て、(N, C, H, W) に戻す
+    x = xp[:, :, pad : pad + H, pad : pad + W].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(x)  # (N, C, H, W)
+
+
+def conv2d(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int = 1,
+    pad: int = 0,
+) -> np.ndarray:
+    r"""im2col と 1 回の行列積による畳み込み (順伝播だけの関数版)。
+
+    ``conv2d_naive`` と同じ値を返す。
+
+    Shape:
+        - x: ``(N, C, H, W)``
+        - W: ``(FN, C, FH, FW)``
+        - b: ``(FN,)``
+        - 出力: ``(N, FN, OH, OW)``
+    """
+    _check_conv_args(x, W)
+    FN, _, FH, FW = W.shape
+    N, _, H, W_ = x.shape  # W_: 幅 (W はフィルタの名前)
+    OH = conv_output_size(H, FH, stride, pad)
+    OW = conv_output_size(W_, FW, stride, pad)
+    col = im2col(x, FH, FW, stride, pad)  # (C*FH*FW, N*OH*OW)
+    out = W.reshape(FN, -1) @ col  # (FN, N*OH*OW)
+    if b is not None:
+        out += b[:, None]
+    out = out.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)  # (N, FN, OH, OW)
+    return np.ascontiguousarray(out)
+
+
+def conv2d_input_grad_by_flip(
+    dout: np.ndarray,
+    W: np.ndarray,
+    stride: int = 1,
+    pad: int = 0,
+    input_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    r"""入力に関する勾配を「180° 回したフィルタ」の畳み込みで求める。
+
+    :math:`\delta = \partial L / \partial y` とすると
+
+    .. math::
+        \frac{\partial L}{\partial x_{n,c}} = \sum_f
+        \operatorname{full-corr}\bigl(\delta_{n,f},\,
+        \operatorname{rot180}(W_{f,c})\bigr)
+
+    つまり、(1) :math:`S > 1` なら :math:`\delta` の画素の間に
+    :math:`S-1` 個の 0 を挟み (dilation)、(2) 周囲を
+    :math:`F_H-1, F_W-1` の 0 で埋め、(3) 上下左右を反転しチャネルの
+    入出力を入れ替えたフィルタ ``(C, FN, FH, FW)`` でストライド 1 の
+    相互相関をとる。結果はパディングした入力に関する勾配なので、
+    (4) ストライドで使われなかった右下の余りに 0 を足し、
+    (5) パディングの分を切り取る。``Conv2d.backward`` の ``dx`` と一致する。
+
+    Args:
+        dout: 出力に関する勾配 :math:`\delta`。
+        W: 順伝播で使ったフィルタ。
+        stride: 順伝播のストライド。
+        pad: 順伝播のパディング。
+        input_size: 入力の ``(H, W)``。``None`` なら余りがないとみなす
+            (:math:`H = (OH-1)S + FH - 2P`)。
+
+    Returns:
+        入力に関する勾配。
+
+    Shape:
+        - dout: ``(N, FN, OH, OW)``
+        - W: ``(FN, C, FH, FW)``
+        - 出力: ``(N, C, H, W)``
+    """
+    N, FN, OH, OW = dout.shape
+    FH, FW = W.shape[2:]
+    # (1) ストライドの分だけ間を 0 で空ける
+    HD, WD = (OH - 1) * stride + 1, (OW - 1) * stride + 1
+    dilated = np.zeros((N, FN, HD, WD), dtype=dout.dtype)
+    dilated[:, :, ::stride, ::stride] = dout
+    # (2) "full" にするため周囲を 0 で埋める
+    dilated = np.pad(
+        dilated, ((0, 0), (0, 0), (FH - 1, FH - 1), (FW - 1, FW - 1))
+    )  # (N, FN, HD+2FH-2, WD+2FW-2)
+    # (3) 180° 回転し、入力と出力のチャネルを入れ替えたフィルタ
+    W_rot = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, FN, FH, FW)
+    dxp = conv2d(dilated, np.ascontiguousarray(W_rot))  # (N, C, HP', WP')
+    if input_size is None:
+        input_size = (dxp.shape[2] - 2 * pad, dxp.shape[3] - 2 * pad)
+    H, W_ = input_size
+    # (4) ストライドのため窓が届かなかった右下の画素の勾配は 0
+    rest_h = H + 2 * pad - dxp.shape[2]
+    rest_w = W_ + 2 * pad - dxp.shape[3]
+    if rest_h < 0 or rest_w < 0 or rest_h >= stride or rest_w >= stride:
+        raise ValueError(
+            "input_size が dout の形と合わない "
+            "(input_size does not match dout, stride and pad): "
+            f"input_size={input_size}, dout {dout.shape}, W {W.shape}, "
+            f"stride={stride}, pad={pad}"
+        )
+    dxp = np.pad(dxp, ((0, 0), (0, 0), (0, rest_h), (0, rest_w)))
+    # (5) パディングの分を切り取る
+    return dxp[:, :, pad : pad + H, pad : pad + W_].copy()  # (N, C, H, W)
+
+
+def _as_float_array(a: np.ndarray) -> np.ndarray:
+    """浮動小数点の配列としてコピーする (float32 はそのまま保つ)。"""
+    a = np.array(a)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+class _ConvBase(Layer):
+    """``Conv2dNaive`` と ``Conv2d`` に共通の初期化。"""
+
+    def __init__(
+        self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+    ) -> None:
+        super().__init__()
+        W, b = _as_float_array(W), _as_float_array(b)
+        if W.ndim != 4 or b.shape != (W.shape[0],):
+            raise ValueError(
+                "W は (FN, C, FH, FW)、b は (FN,) でなければならない "
+                "(expected W (FN, C, FH, FW) and b (FN,)): "
+                f"{W.shape}, {b.shape}"
+            )
+        if stride < 1 or pad < 0:
+            raise ValueError(
+                "stride は 1 以上、pad は 0 以上 (stride >= 1, pad >= 0): "
+                f"stride={stride}, pad={pad}"
+            )
+        self.params = {"W": W, "b": b}
+        self.stride, self.pad = stride, pad
+
+    @classmethod
+    def from_init(
+        cls,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        rng: np.random.Generator,
+        stride: int = 1,
+        pad: int = 0,
+        init: str = "he_normal",
+    ) -> Self:
+        """``dlbook.init`` の初期化 (名前で指定) で W を作り、b = 0 とする。
+
+        Args:
+            init: ``"he_normal"``, ``"he_uniform"``, ``"xavier_normal"``,
+                ``"xavier_uniform"`` のどれか。
+        """
+        if init not in INITIALIZERS:
+            raise ValueError(f"未知の初期化 {init!r}: {sorted(INITIALIZERS)}")
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        W = INITIALIZERS[init](rng, shape)
+        return cls(W, np.zeros(out_channels), stride, pad)
+
+    def _check_input(self, x: np.ndarray) -> None:
+        _check_conv_args(x, self.params["W"])
+
+    def __repr__(self) -> str:
+        FN, C, FH, FW = self.params["W"].shape
+        return (
+            f"{type(self).__name__}({C}, {FN}, kernel=({FH}, {FW}), "
+            f"stride={self.stride}, pad={self.pad})"
+        )
+
+
+class Conv2dNaive(_ConvBase):
+    r"""ループで書いた畳み込み層 (読む用。``Conv2d`` と同じ結果)。
+
+    逆伝播も定義どおりのループで、出力位置 :math:`(n, i, j)` ごとに
+
+    .. math::
+        \frac{\partial L}{\partial W_f} \mathrel{+}= \delta_{n,f,i,j}\,
+            x_{n,:,Si:Si+F_H,Sj:Sj+F_W}, \quad
+        \frac{\partial L}{\partial x_{n,:,Si:Si+F_H,Sj:Sj+F_W}}
+            \mathrel{+}= \sum_f \delta_{n,f,i,j} W_f
+
+    と足し込む。:math:`\partial L/\partial b_f = \sum_{n,i,j}
+    \delta_{n,f,i,j}`。
+
+    Args:
+        W: フィルタの初期値 (コピーして持つ)。
+        b: バイアスの初期値。
+        stride: ストライド。
+        pad: パディング。
+
+    Shape:
+        - W: ``(FN, C, FH, FW)``、b: ``(FN,)``
+        - 入力: ``(N, C, H, W)``
+        - 出力: ``(N, FN, OH, OW)``
+    """
+
+    def __init__(
+        self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+    ) -> None:
+        super().__init__(W, b, stride, pad)
+        self.x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        self._check_input(x)
+        self.x = x
+        W, b = self.params["W"], self.params["b"]
+        return conv2d_naive(x, W, b, self.stride, self.pad)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.x is not None, "forward を先に呼ぶ"
+        W, s, P = self.params["W"], self.stride, self.pad
+        FH, FW = W.shape[2:]
+        N, _, OH, OW = dout.shape
+        xp = np.pad(self.x, ((0, 0), (0, 0), (P, P), (P, P)))
+        dxp = np.zeros_like(xp)
+        dW = np.zeros_like(W)
+        for n in range(N):
+            for i in range(OH):
+                for j in range(OW):
+                    h, w = i * s, j * s
+                    window = xp[n, :, h : h + FH, w : w + FW]  # (C, FH, FW)
+                    g = dout[n, :, i, j]  # (FN,)
+                    dW += g[:, None, None, None] * window
+                    # 窓の画素は全フィルタの重み付き和の勾配を受け取る
+                    dxp[n, :, h : h + FH, w : w + FW] += np.tensordot(
+                        g, W, axes=1
+                    )  # (C, FH, FW)
+        self.grads["W"] = dW
+        self.grads["b"] = dout.sum(axis=(0, 2, 3))  # (FN,)
+        H, W_ = self.x.shape[2:]
+        return dxp[:, :, P : P + H, P : P + W_].copy()  # (N, C, H, W)
+
+
+class Conv2d(_ConvBase):
+    r"""im2col による畳み込み層。
+
+    順伝播は :math:`Y = W_\mathrm{col}\, X_\mathrm{col} + b`
+    (:math:`W_\mathrm{col}`: ``(FN, C*FH*FW)``、
+    :math:`X_\mathrm{col}`: ``im2col`` の ``(C*FH*FW, N*OH*OW)``)。
+    逆伝播は行列積の勾配そのもので (:math:`\Delta` は ``dout`` を
+    ``(FN, N*OH*OW)`` に並べたもの)
+
+    .. math::
+        \frac{\partial L}{\partial W_\mathrm{col}} =
+            \Delta X_\mathrm{col}^\top, \quad
+        \frac{\partial L}{\partial X_\mathrm{col}} =
+            W_\mathrm{col}^\top \Delta, \quad
+        \frac{\partial L}{\partial b} = \Delta \mathbf{1}
+
+    :math:`\partial L/\partial X_\mathrm{col}` は ``col2im`` で画素に戻す。
+
+    Args:
+        W: フィルタの初期値 (コピーして持つ。float32 ならそのまま)。
+        b: バイアスの初期値。
+        stride: ストライド。
+        pad: パディング。
+
+    Shape:
+        - W: ``(FN, C, FH, FW)``、b: ``(FN,)``
+        - 入力: ``(N, C, H, W)``
+        - 出力: ``(N, FN, OH, OW)``
+    """
+
+    def __init__(
+        self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+    ) -> None:
+        super().__init__(W, b, stride, pad)
+        self.x_shape: tuple[int, int, int, int] | None = None
+        self.col: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        self._check_input(x)
+        W, b = self.params["W"], self.params["b"]
+        FN, C, FH, FW = W.shape
+        N, C, H, W_ = x.shape  # W_: 幅
+        OH = conv_output_size(H, FH, self.stride, self.pad)
+        OW = conv_output_size(W_, FW, self.stride, self.pad)
+        col = im2col(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*OH*OW)
+        out = W.reshape(FN, -1) @ col  # (FN, N*OH*OW)
+        out += b[:, None]
+        out = out.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)
+        self.x_shape, self.col = (N, C, H, W_), col
+        return np.ascontiguousarray(out)  # (N, FN, OH, OW)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.x_shape is not None and self.col is not None, (
+            "forward を先に呼ぶ"
+        )
+        W = self.params["W"]
+        FN, C, FH, FW = W.shape
+        dout_col = dout.transpose(1, 0, 2, 3).reshape(FN, -1)  # (FN, N*OH*OW)
+        self.grads["b"] = dout_col.sum(axis=1)  # (FN,)
+        dW = dout_col @ self.col.T  # (FN, C*FH*FW)
+        self.grads["W"] = dW.reshape(FN, C, FH, FW)
+        dcol = W.reshape(FN, -1).T @ dout_col  # (C*FH*FW, N*OH*OW)
+        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
