@@ -56,6 +56,8 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     r"""2 つの配列の相対誤差 :math:`\|a - b\| / (\|a\| + \|b\|)`。
 
     両方とも 0 のときは 0 を返す。目安: float64 で ``1e-7`` 未満なら一致。
+    真の勾配が 0 の配列 (BatchNorm 直前のバイアスなど) では、丸め誤差どうしの
+    比になり意味がないので、絶対誤差で比べる。
 
     Raises:
         ValueError: 形が違うとき。

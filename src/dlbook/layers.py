@@ -36,6 +36,10 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
 
 class Affine(Layer):
     r"""全結合層 (affine layer) :math:`y = x W + b`。
@@ -128,9 +132,6 @@ class Activation(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         assert self.x is not None, "forward を先に呼ぶ"
         return dout * self.f_grad(self.x)  # dout は書き換えない
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class ReLU(Activation):
@@ -230,6 +231,9 @@ class Dropout(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         assert self.mask is not None, "forward を先に呼ぶ"
         return dout * self.mask
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
 
 
 class Flatten(Layer):
