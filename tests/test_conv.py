@@ -1,0 +1,301 @@
+"""dlbook.conv のテスト: PyTorch (float64) と数値微分の両方と比べる。
+
+許容誤差: PyTorch との比較は float64 で ``rtol=1e-10, atol=1e-12``、
+数値微分 (中心差分, eps=1e-6) との相対誤差は ``1e-7`` 未満。
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlbook.conv import (
+    Conv2d,
+    Conv2dNaive,
+    col2im,
+    conv2d,
+    conv2d_input_grad_by_flip,
+    conv2d_naive,
+    conv_output_size,
+    im2col,
+)
+from dlbook.gradcheck import check_layer
+
+RTOL, ATOL = 1e-10, 1e-12
+GRAD_TOL = 1e-7
+
+# (N, C, H, W, FN, FH, FW, stride, pad): 奇数の大きさ、非正方形、
+# ストライドで余りが出る場合、パディングがフィルタ半分を超える場合を含む
+CASES = [
+    (2, 3, 7, 7, 4, 3, 3, 1, 1),
+    (2, 3, 8, 7, 5, 3, 3, 2, 0),
+    (1, 2, 9, 11, 3, 5, 5, 3, 2),
+    (2, 1, 5, 6, 2, 2, 2, 2, 1),
+    (3, 2, 6, 5, 2, 1, 1, 1, 0),
+    (1, 3, 7, 8, 2, 3, 2, 2, 2),
+    (2, 2, 4, 4, 3, 4, 4, 1, 0),
+    (1, 2, 5, 5, 2, 3, 3, 1, 3),
+]
+IDS = ["N{}C{}H{}W{}FN{}FH{}FW{}S{}P{}".format(*c) for c in CASES]
+
+
+def make_case(
+    case: tuple[int, ...], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    N, C, H, W, FN, FH, FW, stride, pad = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W))
+    weight = rng.standard_normal((FN, C, FH, FW))
+    b = rng.standard_normal(FN)
+    return x, weight, b, stride, pad
+
+
+def torch_conv(
+    x: np.ndarray,
+    weight: np.ndarray,
+    b: np.ndarray,
+    stride: int,
+    pad: int,
+    dout: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
+    """PyTorch で順伝播し、dout があれば逆伝播も (y, dx, dW, db) を返す。
+
+    dout が None なら (y,) だけを返す。
+    """
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(weight, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    yt = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
+    if dout is None:
+        return (yt.detach().numpy(),)
+    yt.backward(torch.tensor(dout))
+    grads = (xt.grad, wt.grad, bt.grad)
+    return (yt.detach().numpy(), *(g.numpy() for g in grads))
+
+
+class TestConvOutputSize:
+    @pytest.mark.parametrize("stride", [1, 2, 3])
+    @pytest.mark.parametrize("pad", [0, 1, 2])
+    def test_matches_torch_over_grid(self, stride: int, pad: int) -> None:
+        # meta デバイスなら PyTorch は形だけを計算する (速い)
+        for H, K in itertools.product(range(1, 10), range(1, 6)):
+            if H + 2 * pad < K:
+                with pytest.raises(ValueError, match="収まらない"):
+                    conv_output_size(H, K, stride, pad)
+                continue
+            x = torch.empty(1, 1, H, 1, device="meta")
+            w = torch.empty(1, 1, K, 1, device="meta")
+            y = F.conv2d(x, w, stride=stride, padding=pad)
+            assert conv_output_size(H, K, stride, pad) == y.shape[2]
+
+    @pytest.mark.parametrize(
+        ("args", "match"),
+        [
+            ((3, 5, 1, 0), "kernel does not fit"),
+            ((4, 9, 2, 2), "収まらない"),
+            ((0, 1, 1, 0), "size, kernel, stride は 1 以上"),
+            ((5, 0, 1, 0), "must be >= 1"),
+            ((5, 3, 0, 0), "stride"),
+            ((5, 3, 1, -1), "pad >= 0"),
+            ((5.0, 3, 1, 0), "size は整数"),
+            ((5, 3, True, 0), "stride must be an int"),
+        ],
+    )
+    def test_bad_arguments(self, args: tuple, match: str) -> None:
+        with pytest.raises(ValueError, match=match):
+            conv_output_size(*args)
+
+    def test_floor_division(self) -> None:
+        # (7 + 0 - 3) / 2 = 2 → 3 (余りの 1 行は使われない)
+        assert conv_output_size(7, 3, 2, 0) == 3
+        assert conv_output_size(np.int64(32), 3, 1, 1) == 32
+
+
+class TestIm2col:
+    def test_shape_and_column(self) -> None:
+        x, _, _, _, _ = make_case((2, 3, 5, 6, 1, 3, 2, 2, 1))
+        col = im2col(x, 3, 2, stride=2, pad=1)
+        OH, OW = conv_output_size(5, 3, 2, 1), conv_output_size(6, 2, 2, 1)
+        assert col.shape == (3 * 3 * 2, 2 * OH * OW)
+        # 列 (n=1, i=1, j=2) は窓 xp[1, :, 2:5, 4:6] を平らにしたもの
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        column = col[:, 1 * OH * OW + 1 * OW + 2]
+        np.testing.assert_array_equal(column, xp[1, :, 2:5, 4:6].ravel())
+
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    def test_col2im_is_adjoint(self, case: tuple[int, ...]) -> None:
+        # <im2col(x), c> = <x, col2im(c)>: col2im は im2col の転置 (随伴)
+        x, weight, _, stride, pad = make_case(case)
+        FH, FW = weight.shape[2:]
+        col = im2col(x, FH, FW, stride, pad)
+        c = np.random.default_rng(1).standard_normal(col.shape)
+        lhs = np.sum(col * c)
+        rhs = np.sum(x * col2im(c, x.shape, FH, FW, stride, pad))
+        assert lhs == pytest.approx(rhs, rel=1e-12)
+
+    def test_does_not_modify_input(self) -> None:
+        x, _, _, _, _ = make_case(CASES[0])
+        x0 = x.copy()
+        col = im2col(x, 3, 3, 1, 1)
+        col0 = col.copy()
+        col2im(col, x.shape, 3, 3, 1, 1)
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_array_equal(col, col0)
+
+
+class TestForward:
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    def test_all_versions_match_torch(self, case: tuple[int, ...]) -> None:
+        x, weight, b, stride, pad = make_case(case)
+        (expected,) = torch_conv(x, weight, b, stride, pad)
+        outs = {
+            "conv2d_naive": conv2d_naive(x, weight, b, stride, pad),
+            "conv2d": conv2d(x, weight, b, stride, pad),
+            "Conv2dNaive": Conv2dNaive(weight, b, stride, pad).forward(x),
+            "Conv2d": Conv2d(weight, b, stride, pad).forward(x),
+        }
+        for name, out in outs.items():
+            np.testing.assert_allclose(
+                out, expected, rtol=RTOL, atol=ATOL, err_msg=name
+            )
+
+    def test_naive_equals_im2col(self) -> None:
+        x, weight, b, stride, pad = make_case((2, 4, 9, 10, 3, 3, 3, 2, 1))
+        np.testing.assert_allclose(
+            conv2d_naive(x, weight, b, stride, pad),
+            conv2d(x, weight, b, stride, pad),
+            rtol=RTOL,
+            atol=ATOL,
+        )
+
+    def test_without_bias(self) -> None:
+        x, weight, _, stride, pad = make_case(CASES[0])
+        zero = np.zeros(weight.shape[0])
+        (expected,) = torch_conv(x, weight, zero, stride, pad)
+        np.testing.assert_allclose(
+            conv2d(x, weight, None, stride, pad), expected, rtol=RTOL
+        )
+
+    def test_float32_is_kept(self) -> None:
+        x, weight, b, _, _ = make_case(CASES[0])
+        layer = Conv2d(weight.astype(np.float32), b.astype(np.float32), 1, 1)
+        out = layer.forward(x.astype(np.float32))
+        assert out.dtype == np.float32
+        dx = layer.backward(np.ones_like(out))
+        assert dx.dtype == np.float32
+        assert layer.grads["W"].dtype == np.float32
+
+
+class TestBackward:
+    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive])
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    def test_matches_torch(
+        self, layer_cls: type[Conv2d] | type[Conv2dNaive], case: tuple
+    ) -> None:
+        x, weight, b, stride, pad = make_case(case)
+        layer = layer_cls(weight, b, stride, pad)
+        out = layer.forward(x)
+        dout = np.random.default_rng(2).standard_normal(out.shape)
+        _, dx_t, dW_t, db_t = torch_conv(x, weight, b, stride, pad, dout)
+        dx = layer.backward(dout)
+        np.testing.assert_allclose(dx, dx_t, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(
+            layer.grads["W"], dW_t, rtol=RTOL, atol=ATOL
+        )
+        np.testing.assert_allclose(
+            layer.grads["b"], db_t, rtol=RTOL, atol=ATOL
+        )
+
+    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive])
+    @pytest.mark.parametrize(
+        "case",
+        [(2, 2, 5, 5, 3, 3, 3, 1, 1), (1, 2, 6, 5, 2, 3, 2, 2, 1)],
+        ids=["S1P1", "S2P1-rect"],
+    )
+    def test_matches_numerical_gradient(
+        self, layer_cls: type[Conv2d] | type[Conv2dNaive], case: tuple
+    ) -> None:
+        x, weight, b, stride, pad = make_case(case)
+        layer = layer_cls(weight, b, stride, pad)
+        errors = check_layer(layer, x, np.random.default_rng(3))
+        assert set(errors) == {"x", "W", "b"}
+        for name, err in errors.items():
+            assert err < GRAD_TOL, f"{name}: {err}"
+
+    def test_does_not_modify_inputs(self) -> None:
+        x, weight, b, stride, pad = make_case(CASES[1])
+        for layer in (
+            Conv2d(weight, b, stride, pad),
+            Conv2dNaive(weight, b, stride, pad),
+        ):
+            x0 = x.copy()
+            out = layer.forward(x)
+            dout = np.ones_like(out)
+            layer.backward(dout)
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(dout, np.ones_like(out))
+
+    def test_backward_before_forward(self) -> None:
+        _, weight, b, _, _ = make_case(CASES[0])
+        with pytest.raises(AssertionError, match="forward"):
+            Conv2d(weight, b).backward(np.zeros((1, 4, 3, 3)))
+
+
+class TestFlippedKernel:
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    def test_equals_backward_dx(self, case: tuple[int, ...]) -> None:
+        x, weight, b, stride, pad = make_case(case)
+        layer = Conv2d(weight, b, stride, pad)
+        out = layer.forward(x)
+        dout = np.random.default_rng(4).standard_normal(out.shape)
+        dx = layer.backward(dout)
+        H, W = x.shape[2:]
+        flipped = conv2d_input_grad_by_flip(dout, weight, stride, pad, (H, W))
+        np.testing.assert_allclose(flipped, dx, rtol=RTOL, atol=ATOL)
+
+    def test_default_input_size_stride1(self) -> None:
+        x, weight, b, _, _ = make_case(CASES[0])  # stride 1 なら余りはない
+        layer = Conv2d(weight, b, 1, 1)
+        dout = np.ones_like(layer.forward(x))
+        flipped = conv2d_input_grad_by_flip(dout, weight, 1, 1)
+        np.testing.assert_allclose(flipped, layer.backward(dout), rtol=RTOL)
+
+    def test_bad_input_size(self) -> None:
+        _, weight, _, _, _ = make_case(CASES[0])
+        dout = np.ones((2, 4, 7, 7))
+        with pytest.raises(ValueError, match="input_size"):
+            conv2d_input_grad_by_flip(dout, weight, 1, 1, (9, 9))
+
+
+class TestLayerErrors:
+    def test_bad_weight_shapes(self) -> None:
+        with pytest.raises(ValueError, match="FN, C, FH, FW"):
+            Conv2d(np.zeros((2, 3, 3)), np.zeros(2))
+        with pytest.raises(ValueError, match=r"b \(FN,\)"):
+            Conv2d(np.zeros((2, 3, 3, 3)), np.zeros(3))
+        with pytest.raises(ValueError, match="stride"):
+            Conv2dNaive(np.zeros((2, 3, 3, 3)), np.zeros(2), stride=0)
+
+    def test_channel_mismatch(self) -> None:
+        layer = Conv2d(np.zeros((2, 3, 3, 3)), np.zeros(2))
+        with pytest.raises(ValueError, match="C が等しい"):
+            layer.forward(np.zeros((1, 4, 5, 5)))
+
+    def test_kernel_too_large(self) -> None:
+        layer = Conv2d(np.zeros((2, 1, 5, 5)), np.zeros(2))
+        with pytest.raises(ValueError, match="kernel does not fit"):
+            layer.forward(np.zeros((1, 1, 3, 3)))
+
+    def test_from_init(self) -> None:
+        rng = np.random.default_rng(0)
+        layer = Conv2d.from_init(3, 8, 3, rng, stride=2, pad=1)
+        assert isinstance(layer, Conv2d)
+        assert layer.params["W"].shape == (8, 3, 3, 3)
+        np.testing.assert_array_equal(layer.params["b"], np.zeros(8))
+        assert "stride=2, pad=1" in repr(layer)
+        with pytest.raises(ValueError, match="未知の初期化"):
+            Conv2d.from_init(3, 8, 3, rng, init="zeros")
