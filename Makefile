@@ -10,7 +10,6 @@ STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
-JB_FLAGS := --warningiserror --nitpick --keep-going
 
 .PHONY: help setup book html slides serve preview test test-unit lint lock bench clean distclean
 
@@ -39,10 +38,10 @@ setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/npm ## 依存をすべて入れる
 
 # ---------------------------------------------------------------- build
 html: setup ## 本 (HTML) だけをビルド (book only)
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(BIN)/python -m dlbook_tools.build html
 
 slides: setup ## スライドだけをビルド (slides only: md, html, pdf, pptx)
-	$(BIN)/python -m dlbook_tools.slides --all
+	$(BIN)/python -m dlbook_tools.build slides
 
 book: html slides ## 本とスライドをビルド (build the whole site)
 	@echo "サイト: _build/html/index.html"

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -105,16 +107,26 @@ def check_src_changed(app: Sphinx, env: BuildEnvironment, added: set[str],
 # ---------------------------------------------------------------- KaTeX
 
 
+KATEX_ERROR_MARKERS = ("katex-error", 'mathcolor="#cc0000"')
+
+
 def check_katex_errors(app: Sphinx, pagename: str, templatename: str,
                        context: dict[str, Any], doctree: nodes.Node | None) -> None:
-    """KaTeX が描画できなかった式を警告にする (``-W`` でビルド失敗)。"""
+    """KaTeX が描画できなかった式 (構文エラー・未定義マクロ) を警告にする。
+
+    ``throwOnError: false`` の KaTeX は、構文エラーを ``katex-error`` で、
+    未定義のマクロを赤字 (``#cc0000``) で出す。どちらも ``-W`` でビルドを止める。
+    """
     body = context.get("body", "")
-    if "katex-error" not in body:
+    if not any(marker in body for marker in KATEX_ERROR_MARKERS):
         return
-    start = body.index("katex-error")
-    snippet = body[start : start + 300].split(">", 1)[-1][:200]
-    logger.warning("KaTeX が式を描画できません: %s", snippet,
-                   location=pagename, type="dlbook", subtype="katex")
+    for chunk in body.split('<span class="katex')[1:]:
+        if any(marker in chunk for marker in KATEX_ERROR_MARKERS):
+            tex = re.search(r'application/x-tex">(.*?)</annotation>', chunk, re.S)
+            title = re.search(r'title="([^"]*)"', chunk)
+            shown = (tex or title).group(1).strip() if (tex or title) else chunk[:120]
+            logger.warning("KaTeX が式を描画できません: %s", html.unescape(shown),
+                           location=pagename, type="dlbook", subtype="katex")
 
 
 def add_katex_assets(app: Sphinx) -> None:

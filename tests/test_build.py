@@ -1,0 +1,122 @@
+"""ビルドの振る舞い: 失敗は大きな声で、キャッシュは src/ の変更に追従する。
+
+小さな一時プロジェクト (本番と同じ _config.yml と拡張) で確かめる。
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlbook_tools.build import CellFailure, _code_cells, find_cell_failures
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEADER = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """)
+
+
+def _mini_book(tmp: Path, body: str) -> Path:
+    """1 章だけの本を tmp に作る。章の本文は ``body``。"""
+    shutil.copy(ROOT / "_config.yml", tmp / "_config.yml")
+    (tmp / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: book/index
+        parts:
+          - caption: 本編
+            numbered: true
+            chapters:
+              - file: book/ch04_nn_basics
+        """))
+    (tmp / "book").mkdir()
+    (tmp / "book" / "index.md").write_text("# 索引\n\n```{tableofcontents}\n```\n")
+    (tmp / "book" / "references.bib").write_text("")
+    (tmp / "book" / "ch04_nn_basics.md").write_text(HEADER + body)
+    (tmp / "src" / "dlbook").mkdir(parents=True)
+    (tmp / "src" / "dlbook" / "marker.py").write_text("VALUE = 'A'\n")
+    (tmp / "node_modules").symlink_to(ROOT / "node_modules")
+    return tmp
+
+
+def _build(book: Path) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys; from pathlib import Path; "
+        "from dlbook_tools.build import run_jupyter_book; "
+        f"sys.exit(run_jupyter_book(Path({str(book)!r})))"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=book,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_code_cells_are_located_by_line() -> None:
+    md = "# t\n\n```{code-cell} ipython3\n:tags: [x]\nprint(1)\n```\n\n" \
+         "````{code-cell} ipython3\n1 / 0\n````\n"
+    assert _code_cells(md) == [(3, "print(1)"), (8, "1 / 0")]
+
+
+def test_find_cell_failures_parses_the_log(tmp_path: Path) -> None:
+    md = tmp_path / "ch.md"
+    md.write_text("# t\n\n```{code-cell} ipython3\nx = 1\n1 / 0\n```\n")
+    log = (f"myst_nb.core.execute.base.ExecutionError: {md}\n"
+           "nbclient.exceptions.CellExecutionError: An error occurred while "
+           "executing the following cell:\n------------------\nx = 1\n1 / 0\n"
+           "------------------\n\n\nZeroDivisionError: division by zero\n")
+    [failure] = find_cell_failures(log, tmp_path)
+    assert failure == CellFailure("ch.md", 1, 3, "ZeroDivisionError: division by zero")
+
+
+@pytest.mark.slow
+def test_broken_cell_fails_the_build_naming_file_and_cell(tmp_path: Path) -> None:
+    body = ("# 章\n\n## 節\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+            "```{code-cell} ipython3\nraise ValueError('わざと壊したセル')\n```\n")
+    book = _mini_book(tmp_path, body)
+    proc = _build(book)
+    assert proc.returncode != 0
+    assert "book/ch04_nn_basics.md:19 (コードセル 2)" in proc.stderr, proc.stderr
+    assert "ValueError: わざと壊したセル" in proc.stderr
+
+
+@pytest.mark.slow
+def test_bad_reference_fails_the_build(tmp_path: Path) -> None:
+    body = "# 章\n\n## 節\n\n{numref}`fig-does-not-exist` を見よ。\n"
+    proc = _build(_mini_book(tmp_path, body))
+    assert proc.returncode != 0
+    assert "fig-does-not-exist" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_katex_error_fails_the_build(tmp_path: Path) -> None:
+    body = "# 章\n\n## 節\n\n$$\n\\frac{1}{\\undefinedmacro}\n$$\n"
+    proc = _build(_mini_book(tmp_path, body))
+    assert proc.returncode != 0
+    assert "KaTeX" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
+    body = ("# 章\n\n## 節\n\n```{code-cell} ipython3\n"
+            "print(open('../src/dlbook/marker.py').read())\n```\n")
+    book = _mini_book(tmp_path, body)
+    page = book / "_build" / "html" / "book" / "ch04_nn_basics.html"
+    assert _build(book).returncode == 0
+    assert "VALUE = 'A'" in page.read_text()
+    assert _build(book).returncode == 0  # 変更なし: キャッシュから
+    (book / "src" / "dlbook" / "marker.py").write_text("VALUE = 'B'\n")
+    proc = _build(book)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "VALUE = 'B'" in page.read_text()
