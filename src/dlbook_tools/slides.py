@@ -348,25 +348,40 @@ class GlueStore:
 
     @classmethod
     def load(cls, notebook: Path) -> GlueStore:
-        if not notebook.exists():
-            return cls(notebook, {})
-        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        """``<章>.glue.json`` (myst-nb が書く) とノートブックの出力から glue を集める。
+
+        本のビルドは ``display=False`` の glue をノートブックから取り除き、
+        隣の ``<章>.glue.json`` に書く。``display=True`` の glue は出力に残る。
+        """
         data: dict[str, dict[str, Any]] = {}
-        for cell in nb.get("cells", []):
-            if cell.get("cell_type") != "code":
+        sidecar = notebook.with_suffix(".glue.json")
+        outputs: list[dict[str, Any]] = []
+        if sidecar.exists():
+            outputs += json.loads(sidecar.read_text(encoding="utf-8")).values()
+        if notebook.exists():
+            nb = json.loads(notebook.read_text(encoding="utf-8"))
+            for cell in nb.get("cells", []):
+                if cell.get("cell_type") == "code":
+                    outputs += cell.get("outputs", [])
+        for output in outputs:
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not meta or "name" not in meta or meta["name"] in data:
                 continue
-            for output in cell.get("outputs", []):
-                meta = output.get("metadata", {}).get("scrapbook")
-                if not meta or "name" not in meta:
-                    continue
-                prefix = len(meta.get("mime_prefix", ""))
-                data[meta["name"]] = {
-                    k[prefix:]: v for k, v in output.get("data", {}).items()
-                }
+            prefix = meta.get("mime_prefix", "")
+            data[meta["name"]] = {
+                k.removeprefix(prefix) if prefix else k: v
+                for k, v in output.get("data", {}).items()
+            }
         return cls(notebook, data)
 
+    @property
+    def exists(self) -> bool:
+        return (
+            self.notebook.exists() or self.notebook.with_suffix(".glue.json").exists()
+        )
+
     def missing(self) -> str:
-        if self.notebook.exists():
+        if self.exists:
             return "実行結果にありません"
         return (
             f"実行結果にありません ({_rel(self.notebook)} がありません。"
@@ -613,9 +628,15 @@ class Renderer:
             return None
         src = self.write_image(slide.figure, bundle)
         if src is None:
+            hint = ""
+            if "<Figure" in _join(bundle.get("text/plain", "")):
+                hint = (
+                    " — カーネルが図を PNG にしていません"
+                    " (MPLBACKEND=Agg のときは %matplotlib inline が必要)"
+                )
             self.problems.append(
                 f"{where}: {{slide}} の :figure: {slide.figure} は画像ではありません"
-                f" ({', '.join(bundle)})"
+                f" ({', '.join(bundle)}){hint}"
             )
             return None
         number, caption = self.chapter.figures.get(slide.figure, ("", ""))
@@ -906,10 +927,11 @@ def _notebook_for(chapter: Path, executed_dir: Path) -> Path:
     except ValueError:
         rel = Path(chapter.name)
     candidate = executed_dir / rel.with_suffix(".ipynb")
-    if candidate.exists():
-        return candidate
     flat = executed_dir / f"{chapter.stem}.ipynb"
-    return flat if flat.exists() else candidate
+    for path in (candidate, flat):
+        if path.exists() or path.with_suffix(".glue.json").exists():
+            return path
+    return candidate
 
 
 # ---------------------------------------------------------------- Marp

@@ -1,0 +1,292 @@
+"""スライド生成 (dlbook_tools.slides) の単体テスト。Marp もブラウザも使わない。
+
+小さな章 ``tests/fixtures/slides/book/ch07_demo.md`` と、その実行結果
+(``jupyter_execute/ch07_demo.ipynb`` と ``.glue.json``、本のビルドと同じ形) を使う。
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from myst_nb.core.variables import format_plain_text as mystnb_format
+
+from dlbook_tools import slides
+from dlbook_tools.slides import SlideError, build_deck, format_plain_text, join_lines
+
+FIXTURES = Path(__file__).parent / "fixtures" / "slides"
+CHAPTER = FIXTURES / "book" / "ch07_demo.md"
+EXECUTED = FIXTURES / "jupyter_execute"
+OVERRIDES = FIXTURES / "overrides"
+NO_OVERRIDES = FIXTURES / "no-overrides"  # 存在しないディレクトリ
+
+
+def _deck(tmp_path: Path, overrides: Path = NO_OVERRIDES) -> tuple[str, list[str]]:
+    deck = build_deck(CHAPTER, tmp_path, EXECUTED, overrides)
+    text = deck.markdown.read_text(encoding="utf-8")
+    body = text.split("---\n", 2)[2]  # フロントマターの後
+    pages = body.split("\n---\n")
+    assert deck.slides == len(pages)
+    return text, pages
+
+
+def _titles(pages: list[str]) -> list[str]:
+    return [re.search(r"^#{1,2} (.+)$", p, re.M).group(1) for p in pages]  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- 章 → デッキ
+
+
+def test_deck_follows_the_chapter(tmp_path: Path) -> None:
+    text, pages = _deck(tmp_path)
+    assert "theme: dlbook" in text and "lang: ja" in text and "paginate: true" in text
+    assert _titles(pages) == [
+        "スライド生成のための小さな章",  # 表紙
+        "目次",
+        "この章のねらい",  # 最初の ## より前の {slide}
+        "はじめに",  # {slide} のない節 → 節の扉
+        "パーセプトロン",
+        "活性化関数",
+        "活性化関数の比較",
+        "NumPy で書く",
+        "まとめ",
+    ]
+    title, toc, _, section = pages[:4]
+    assert "第7章" in title and "_paginate: false" in title
+    assert "7.1　はじめに" in toc and "7.3　実装" in toc
+    assert "_class: section" in section and "7.1" in section
+    assert "- 小節その 1" in section
+
+
+def test_glue_values_are_resolved_with_format_spec(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    perceptron = pages[4]
+    # {glue:text}`ch7-n-train:,d` と `ch7-acc:.1f`、折り返しは日本語なので空白なし
+    assert "MNIST の訓練データ 60,000 枚で精度 97.3 %" in perceptron
+    assert "{glue" not in "".join(pages)
+    assert "_header: '7.2　パーセプトロン'" in perceptron
+
+
+def test_display_math_keeps_its_equation_number(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    perceptron = pages[4]
+    assert re.search(
+        r"^\$\$\n.*\\begin\{cases\}.*\n.*\n\\tag\{7\.1\}\n\$\$$",
+        perceptron,
+        re.M | re.S,
+    )
+    assert "(eq-ch7-perceptron)" not in perceptron
+
+
+def test_notes_become_html_comments_with_roles_resolved(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    assert "<!--\n最初に章全体の流れを話す。\n-->" in pages[2]
+    assert "<!--\nここで 図 7.1 を見せ、ステップ関数との違いを話す。\n-->" in pages[4]
+
+
+def test_figure_is_extracted_next_to_the_deck(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    split, only = pages[5], pages[6]
+    assert "_class: content split" in split
+    assert (
+        "![図 7.1　シグモイド関数とステップ関数](ch07_demo/fig-ch7-activation.png)"
+        in split
+    )
+    assert "図 7.1 を参照" in split  # {numref}
+    assert "_class: content figure-only" in only
+    png = tmp_path / "ch07_demo" / "fig-ch7-activation.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_code_blocks_are_kept_verbatim(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    code = pages[7]
+    assert "```python\ndef sigmoid(x: np.ndarray) -> np.ndarray:\n" in code
+    assert "`np.random.Generator`" in code
+    assert "_class: content small" in pages[8]
+
+
+# ---------------------------------------------------------------- 講師の上書き
+
+
+def test_overrides_replace_insert_and_remove_by_title(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path, OVERRIDES)
+    titles = _titles(pages)
+    assert titles[:3] == ["スライド生成のための小さな章", "目次", "講義の連絡"]
+    assert "活性化関数の比較" not in titles
+    assert "精度は 97.35 %" in pages[2]
+    summary = pages[titles.index("まとめ")]
+    assert "上書きしたまとめ。" in summary and "| 関数 |" not in summary
+    assert "_header: '7.3　実装'" in summary  # 差し替えても節の見出しは残る
+
+
+def _override(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "ov"
+    folder.mkdir()
+    (folder / "ch07.md").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_override_with_unknown_target_names_file_and_line(tmp_path: Path) -> None:
+    folder = _override(tmp_path, "# x\n\n```{slide} 存在しない題\n- a\n```\n")
+    with pytest.raises(SlideError, match=r"ch07\.md:3: スライド「存在しない題」が章に"):
+        build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
+
+
+def test_override_can_use_a_local_image(tmp_path: Path) -> None:
+    folder = _override(
+        tmp_path, "```{slide} 板書\n:after: まとめ\n:image: board.png\n```\n"
+    )
+    glue = json.loads((EXECUTED / "ch07_demo.glue.json").read_text())
+    png = base64.b64decode(glue["fig-ch7-activation"]["data"]["image/png"])
+    (folder / "board.png").write_bytes(png)
+    deck = build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
+    assert "](ch07_demo/board.png)" in deck.markdown.read_text(encoding="utf-8")
+    assert (tmp_path / "out" / "ch07_demo" / "board.png").exists()
+
+
+# ---------------------------------------------------------------- 誤り → file:line
+
+
+BAD = {
+    "unknown-option": (
+        "```{slide} 題\n:figur: fig-ch7-activation\n- a\n```\n",
+        r"ch09_bad\.md:{n1}: \{{slide\}} の未知のオプション :figur:",
+    ),
+    "missing-figure": (
+        "```{slide} 題\n:figure: fig-x\n- a\n```\n",
+        r"ch09_bad\.md:{n1}: \{{slide\}} の :figure: fig-x が実行結果にありません",
+    ),
+    "unknown-glue": (
+        "```{slide} 題\n- a\n- 値は {glue:text}`ch7-nothing:.1f` %\n```\n",
+        r"ch09_bad\.md:{n2}: \{{glue:text\}} の ch7-nothing が実行結果にありません",
+    ),
+    "unclosed-fence": (
+        "```{slide} 題\n- a\n\n## 次の節\n",
+        r"ch09_bad\.md:{n0}: \{{slide\}} のフェンス ``` が閉じていません",
+    ),
+    "bad-format": (
+        "```{slide} 題\n- {glue:text}`ch7-dataset:.2f`\n```\n",
+        r"ch09_bad\.md:{n1}: \{{glue:text\}}`ch7-dataset:\.2f` の書式が不正です",
+    ),
+    "figure-not-image": (
+        "```{slide} 題\n:figure: ch7-acc\n```\n",
+        r"ch09_bad\.md:{n1}: \{{slide\}} の :figure: ch7-acc は画像ではありません",
+    ),
+    "nested-directive": (
+        "````{slide} 題\n```{note}\nx\n```\n````\n",
+        r"ch09_bad\.md:{n1}: \{{slide\}} の中の \{{note\}} はスライドにできません",
+    ),
+}
+HEAD = "# 悪い章\n\n## 節\n\n本文。\n\n"
+N0 = HEAD.count("\n") + 1  # ディレクティブの行
+
+
+def _bad_chapter(tmp_path: Path, body: str) -> tuple[Path, Path]:
+    book = tmp_path / "book"
+    book.mkdir()
+    chapter = book / "ch09_bad.md"
+    chapter.write_text(HEAD + body, encoding="utf-8")
+    executed = tmp_path / "exec"
+    executed.mkdir()
+    for ext in ("ipynb", "glue.json"):
+        shutil.copy(EXECUTED / f"ch07_demo.{ext}", executed / f"ch09_bad.{ext}")
+    return chapter, executed
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_directive_reports_file_and_line(tmp_path: Path, case: str) -> None:
+    body, pattern = BAD[case]
+    chapter, executed = _bad_chapter(tmp_path, body)
+    expected = pattern.format(n0=N0, n1=N0 + 1, n2=N0 + 2)
+    with pytest.raises(SlideError) as info:
+        build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    assert any(re.search(expected, p) for p in info.value.problems), info.value.problems
+
+
+def test_missing_executed_notebook_says_to_build_the_book(tmp_path: Path) -> None:
+    chapter, _ = _bad_chapter(tmp_path, BAD["missing-figure"][0])
+    with pytest.raises(SlideError, match="がありません。先に本をビルドしてください"):
+        build_deck(chapter, tmp_path / "out", tmp_path / "nowhere", NO_OVERRIDES)
+
+
+def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
+    chapter, executed = _bad_chapter(tmp_path, BAD["unknown-option"][0])
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlbook_tools.slides",
+        "--chapter",
+        str(chapter),
+        "--executed",
+        str(executed),
+        "--out",
+        str(tmp_path / "out"),
+        "--overrides",
+        str(NO_OVERRIDES),
+        "--formats",
+        "md",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert f"ch09_bad.md:{N0 + 1}: {{slide}} の未知のオプション :figur:" in proc.stderr
+
+
+def test_cli_rejects_unknown_format() -> None:
+    with pytest.raises(SystemExit):
+        slides.main(["--chapter", str(CHAPTER), "--formats", "md,odp"])
+
+
+# ---------------------------------------------------------------- 部品
+
+
+@pytest.mark.parametrize(
+    "text,spec",
+    [
+        ("97.3456", ".1f"),
+        ("60000", ",d"),
+        ("'MNIST'", ""),
+        ("'MNIST'", "s"),
+        ("0.000123", ".2e"),
+        ("0.5", ".0%"),
+        ("3", ""),
+    ],
+)
+def test_format_matches_myst_nb(text: str, spec: str) -> None:
+    assert format_plain_text(text, spec) == mystnb_format(text, spec)
+
+
+def test_glue_store_reads_sidecar_and_notebook() -> None:
+    store = slides.GlueStore.load(EXECUTED / "ch07_demo.ipynb")
+    assert {"ch7-acc", "ch7-n-train", "ch7-dataset", "fig-ch7-activation"} <= set(
+        store.data
+    )
+    assert "image/png" in store.data["fig-ch7-activation"]
+    assert store.data["ch7-acc"]["text/plain"] == "97.3456"
+
+
+@pytest.mark.parametrize(
+    "left,right,joined",
+    [
+        ("枚で", "精度", "枚で精度"),
+        ("weights", "and bias", "weights and bias"),
+        ("値は", "MNIST", "値はMNIST"),
+        ("$x$", "を使う", "$x$を使う"),
+    ],
+)
+def test_join_lines(left: str, right: str, joined: str) -> None:
+    assert join_lines(left, right) == joined
+
+
+def test_real_chapters_parse_when_present() -> None:
+    """執筆中の本物の章も (実行結果なしで) 構造だけは読めること。"""
+    for chapter in slides.chapters_from_toc():
+        if chapter.exists():
+            ch = slides.read_chapter(chapter)
+            assert ch.title and ch.number in (4, 5, 6)
