@@ -19,7 +19,9 @@ def test_chapter_pages_link_to_their_decks(tmp_path: Path) -> None:
         "目次\n====\n\n.. toctree::\n\n   book/ch04_nn_basics\n"
     )
     (src / "book" / "ch04_nn_basics.rst").write_text(
-        "ニューラルネットワークの基礎\n============================\n\n本文。\n"
+        "ニューラルネットワークの基礎\n============================\n\n本文。\n\n"
+        ".. slide:: スライドだけの題\n   :figure: fig-ch4-x\n   :notes: ノート\n\n"
+        "   - スライドだけの要点\n"
     )
     out = tmp_path / "html"
     cmd = [
@@ -49,6 +51,7 @@ def test_chapter_pages_link_to_their_decks(tmp_path: Path) -> None:
         "../slides/ch04_nn_basics.pdf",
         "../slides/ch04_nn_basics.pptx",
     ]
+    assert "スライドだけ" not in soup.get_text()  # {slide} は本に出ない
     # 章の見出しの直後に置く
     assert para.find_previous_sibling("h1") is not None
     index = BeautifulSoup((out / "index.html").read_text(), "html.parser")

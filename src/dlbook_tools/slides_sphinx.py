@@ -9,12 +9,34 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from dlbook_tools.slides import CHAPTER_OPTIONS
 
 FORMATS = (("HTML", "html"), ("PDF", "pdf"), ("PPTX", "pptx"))
+
+
+class SlideDirective(SphinxDirective):
+    """``{slide}``: スライド専用の内容。HTML の本には何も出さない。
+
+    内容は ``dlbook_tools.slides`` が章から読み取り、Marp のスライドにする。
+    オプションは ``slides.CHAPTER_OPTIONS`` と同じ (:figure:, :notes:, :class:)。
+    """
+
+    has_content = True
+    optional_arguments = 1
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = {
+        name: directives.unchanged for name in sorted(CHAPTER_OPTIONS)
+    }
+
+    def run(self) -> list[nodes.Node]:
+        return []
 
 
 def slide_links(app: Sphinx, docname: str) -> nodes.paragraph:
@@ -56,5 +78,6 @@ def add_slide_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_slides_pattern", r"(^|/)ch\d+_[^/]+$", "html")
     app.add_config_value("dlbook_slides_dir", "slides", "html")
+    app.add_directive("slide", SlideDirective)
     app.connect("doctree-resolved", add_slide_links)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

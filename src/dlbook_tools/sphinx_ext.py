@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
-from sphinx.util.docutils import SphinxDirective
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
@@ -149,32 +147,9 @@ def add_katex_assets(app: Sphinx) -> None:
         app.config.html_static_path.append(str(root))
 
 
-# ---------------------------------------------------------------- スライド
-
-
-class SlideDirective(SphinxDirective):
-    """``{slide}``: スライド専用の内容。HTML の本には何も出さない。
-
-    内容は ``dlbook_tools.slides`` が章から読み取り、Marp のスライドにする。
-    """
-
-    has_content = True
-    optional_arguments = 1
-    final_argument_whitespace = True
-    option_spec = {
-        "figure": directives.unchanged_required,
-        "notes": directives.unchanged,
-        "class": directives.unchanged,
-    }
-
-    def run(self) -> list[nodes.Node]:
-        return []
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_chapter_offset", 3, "env")
     app.add_config_value("dlbook_src_dir", "src/dlbook", "env")
-    app.add_directive("slide", SlideDirective)
     app.connect("env-get-outdated", check_src_changed)
     app.connect("env-get-updated", offset_numbers, priority=900)
     app.connect("html-page-context", check_katex_errors)
