@@ -1,7 +1,8 @@
 """dlbook.data のテスト。
 
 実データの読み込みは、テストが本物の形式で書いた小さなファイルで確かめる
-(MNIST は idx 形式の .gz、CIFAR-10 は Python の pickle)。ネットワークは使わない。
+(MNIST は idx 形式の .gz、CIFAR-10 は Python の pickle)。
+ネットワークは使わない。
 """
 
 from __future__ import annotations
@@ -87,8 +88,9 @@ def _write_cifar(
             pickle.dump(entry, f, protocol=2)
         all_data.append(data)
         all_labels += labels
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer",
-                            "dog", "frog", "horse", "ship", "truck"]}  # fmt: skip
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat",
+                            "deer", "dog", "frog", "horse", "ship",
+                            "truck"]}  # fmt: skip
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump(meta, f, protocol=2)
     # 本物の MD5 の代わりに、いま書いたファイルの MD5 を使わせる
