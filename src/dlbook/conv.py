@@ -132,7 +132,12 @@ def conv2d_naive(
 
 
 def im2col(
-    x: np.ndarray, FH: int, FW: int, stride: int = 1, pad: int = 0
+    x: np.ndarray,
+    FH: int,
+    FW: int,
+    stride: int = 1,
+    pad: int = 0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""フィルタが掛かる窓を列に並べた行列 (im2col) を作る。
 
@@ -150,6 +155,8 @@ def im2col(
         FW: フィルタの幅。
         stride: ストライド。
         pad: パディング。
+        out: 結果を書き込む配列 (省略すると新しく作る)。``Conv2d`` が
+            大きな作業用配列を使い回すために使う。
 
     Returns:
         列の行列。行の並びは ``(c, p, q)`` (``W.reshape(FN, -1)`` と同じ)。
@@ -165,14 +172,16 @@ def im2col(
     # するためで、こうすると行列積の後に大きな転置が要らない
     xp = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
     xp[:, :, pad : pad + H, pad : pad + W] = x.transpose(1, 0, 2, 3)
-    col = np.empty((C, FH, FW, N, OH, OW), dtype=x.dtype)
+    if out is None:
+        out = np.empty((C * FH * FW, N * OH * OW), dtype=x.dtype)
+    col = out.reshape(C, FH, FW, N, OH, OW)  # 同じメモリを 6 次元で見る
     for p in range(FH):
         p_end = p + stride * OH
         for q in range(FW):
             q_end = q + stride * OW
             # フィルタの (p, q) 要素が掛かる画素を全出力位置ぶん取る
             col[:, p, q] = xp[:, :, p:p_end:stride, q:q_end:stride]
-    return col.reshape(C * FH * FW, N * OH * OW)  # (C*FH*FW, N*OH*OW)
+    return out  # (C*FH*FW, N*OH*OW)
 
 
 def col2im(
@@ -482,6 +491,20 @@ class Conv2d(_ConvBase):
         super().__init__(W, b, stride, pad)
         self.x_shape: tuple[int, int, int, int] | None = None
         self.col: np.ndarray | None = None
+        self._work: dict[str, np.ndarray] = {}
+
+    def _buffer(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype
+    ) -> np.ndarray:
+        """作業用の配列。形と型が前回と同じなら同じ配列を使い回す。
+
+        列の行列は大きい (既定のベンチマークで 19 MB)。毎回新しく確保すると、
+        OS からメモリを受け取り直す時間が行列積と同じくらいかかる。
+        """
+        buf = self._work.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._work[name] = np.empty(shape, dtype=dtype)
+        return buf
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         self._check_input(x)
@@ -490,10 +513,12 @@ class Conv2d(_ConvBase):
         N, C, H, W_ = x.shape  # W_: 幅
         OH = conv_output_size(H, FH, self.stride, self.pad)
         OW = conv_output_size(W_, FW, self.stride, self.pad)
-        col = im2col(x, FH, FW, self.stride, self.pad)  # (C*FH*FW, N*OH*OW)
-        out = W.reshape(FN, -1) @ col  # (FN, N*OH*OW)
+        dtype = np.result_type(x, W)
+        col = self._buffer("col", (C * FH * FW, N * OH * OW), dtype)
+        im2col(x, FH, FW, self.stride, self.pad, out=col)
+        out = W.reshape(FN, -1) @ col  # (FN, C*FH*FW) @ (C*FH*FW, N*OH*OW)
         out += b[:, None]
-        out = out.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)
+        out = out.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)  # (N, FN, ..)
         self.x_shape, self.col = (N, C, H, W_), col
         return np.ascontiguousarray(out)  # (N, FN, OH, OW)
 
@@ -507,5 +532,7 @@ class Conv2d(_ConvBase):
         self.grads["b"] = dout_col.sum(axis=1)  # (FN,)
         dW = dout_col @ self.col.T  # (FN, C*FH*FW)
         self.grads["W"] = dW.reshape(FN, C, FH, FW)
-        dcol = W.reshape(FN, -1).T @ dout_col  # (C*FH*FW, N*OH*OW)
+        W_col = W.reshape(FN, -1)  # (FN, C*FH*FW)
+        dcol = self._buffer("dcol", self.col.shape, np.result_type(W, dout))
+        np.matmul(W_col.T, dout_col, out=dcol)  # (C*FH*FW, N*OH*OW)
         return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)

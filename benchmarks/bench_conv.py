@@ -1,0 +1,246 @@
+"""Conv2d の速度比: NumPy のループ版・im2col 版と PyTorch を比べる。
+
+順伝播 + 逆伝播 (入力・重み・バイアスの勾配) 1 回の時間を測り、
+``torch.nn.functional.conv2d`` + autograd との比を表にする。
+PyTorch のスレッド数は NumPy の BLAS と同じにそろえる。
+
+使い方::
+
+    .venv/bin/python benchmarks/bench_conv.py            # 表を書き出す
+    .venv/bin/python benchmarks/bench_conv.py --quick    # 小さな確認用
+
+結果は ``benchmarks/results/conv.md`` (markdown の表) に書き、表示もする。
+
+測り方: 各回で PyTorch と im2col 版を交互に測り (負荷の揺れが両方に
+同じように効くように)、時間は中央値、比は各回の比の中央値とする。
+ループ版は遅いので回数を減らす (``--naive-repeats``)。
+
+``compare_conv`` は小さな設定でも呼べるので、章のセルから
+同じ測り方で小さな表を作るのにも使える。``dlbook`` はこのファイルに
+依存しない。
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlbook.conv import Conv2d, Conv2dNaive
+
+RESULTS = Path(__file__).resolve().parent / "results" / "conv.md"
+
+
+@dataclass
+class ConvCase:
+    """測る畳み込みの大きさ (既定は課題の設定)。"""
+
+    N: int = 32  # バッチの大きさ
+    C: int = 16  # 入力チャネル
+    FN: int = 32  # 出力チャネル (フィルタの数)
+    size: int = 32  # 入力の高さ = 幅
+    kernel: int = 3  # フィルタの大きさ
+    pad: int = 1
+    stride: int = 1
+    dtype: str = "float32"
+
+
+def blas_threads() -> int:
+    """NumPy の BLAS が使うスレッド数 (分からなければ CPU の数)。"""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1
+    counts = [
+        info["num_threads"]
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    ]
+    return max(counts) if counts else os.cpu_count() or 1
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    """``fn()`` を 1 回呼んだ時間 (秒)。"""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def make_steps(
+    case: ConvCase, seed: int = 0
+) -> dict[str, Callable[[], object]]:
+    """方法の名前 → 順伝播 + 逆伝播を 1 回行う関数。"""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(case.dtype)
+    x = rng.standard_normal((case.N, case.C, case.size, case.size))
+    W = rng.standard_normal((case.FN, case.C, case.kernel, case.kernel))
+    x, W = x.astype(dtype), (W * 0.1).astype(dtype)
+    b = np.zeros(case.FN, dtype=dtype)
+    layers = {
+        "naive": Conv2dNaive(W, b, case.stride, case.pad),
+        "im2col": Conv2d(W, b, case.stride, case.pad),
+    }
+    dout = rng.standard_normal(layers["im2col"].forward(x).shape)
+    dout = dout.astype(dtype)
+
+    def numpy_step(layer: Conv2d | Conv2dNaive) -> Callable[[], object]:
+        def step() -> object:
+            layer.forward(x)
+            return layer.backward(dout)
+
+        return step
+
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(W, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    dout_t = torch.tensor(dout)
+
+    def torch_step() -> object:
+        xt.grad = wt.grad = bt.grad = None
+        y = F.conv2d(xt, wt, bt, stride=case.stride, padding=case.pad)
+        y.backward(dout_t)
+        return xt.grad
+
+    return {
+        "naive": numpy_step(layers["naive"]),
+        "im2col": numpy_step(layers["im2col"]),
+        "torch": torch_step,
+    }
+
+
+def compare_conv(
+    case: ConvCase | None = None,
+    repeats: int = 15,
+    naive_repeats: int = 3,
+    threads: int | None = None,
+) -> list[dict[str, float | str | int]]:
+    """ループ版・im2col 版・PyTorch の時間 (ms) と PyTorch との比。
+
+    Args:
+        case: 畳み込みの大きさ (``None`` なら既定の ``ConvCase()``)。
+        repeats: im2col 版と PyTorch を測る回数 (交互に測る)。
+        naive_repeats: ループ版を測る回数 (0 なら測らない)。
+        threads: PyTorch のスレッド数 (``None`` なら BLAS と同じ)。
+
+    Returns:
+        行のリスト。各行は ``method``, ``ms`` (中央値), ``ratio``
+        (PyTorch との比), ``repeats``。
+    """
+    case = case or ConvCase()
+    threads = threads or blas_threads()
+    torch.set_num_threads(threads)
+    steps = make_steps(case)
+    for name in ("torch", "im2col", "torch", "im2col"):  # 準備運動
+        steps[name]()
+    times: dict[str, list[float]] = {"torch": [], "im2col": []}
+    ratios = []
+    for _ in range(repeats):
+        t_torch = time_once(steps["torch"])
+        t_im2col = time_once(steps["im2col"])
+        times["torch"].append(t_torch)
+        times["im2col"].append(t_im2col)
+        ratios.append(t_im2col / t_torch)
+    torch_ms = statistics.median(times["torch"]) * 1e3
+    rows: list[dict[str, float | str | int]] = [
+        {"method": "torch", "ms": torch_ms, "ratio": 1.0, "repeats": repeats},
+        {
+            "method": "im2col",
+            "ms": statistics.median(times["im2col"]) * 1e3,
+            "ratio": statistics.median(ratios),
+            "repeats": repeats,
+        },
+    ]
+    if naive_repeats > 0:
+        naive = [time_once(steps["naive"]) for _ in range(naive_repeats)]
+        naive_ms = statistics.median(naive) * 1e3
+        rows.append(
+            {
+                "method": "naive",
+                "ms": naive_ms,
+                "ratio": naive_ms / torch_ms,
+                "repeats": naive_repeats,
+            }
+        )
+    return rows
+
+
+LABELS = {
+    "torch": "PyTorch `F.conv2d` + autograd",
+    "im2col": "NumPy im2col (`dlbook.conv.Conv2d`)",
+    "naive": "NumPy ループ (`dlbook.conv.Conv2dNaive`)",
+}
+
+
+def to_markdown(
+    rows: list[dict[str, float | str | int]], case: ConvCase, threads: int
+) -> str:
+    """結果を markdown の表にする (前書き付き)。"""
+    c = asdict(case)
+    setting = (
+        f"N={c['N']}, C={c['C']}→{c['FN']}, {c['size']}×{c['size']}, "
+        f"{c['kernel']}×{c['kernel']}, padding {c['pad']}, "
+        f"stride {c['stride']}, {c['dtype']}"
+    )
+    lines = [
+        "# Conv2d の速度 (順伝播 + 逆伝播)",
+        "",
+        f"- 設定: {setting}",
+        f"- スレッド数: {threads} (NumPy の BLAS と PyTorch で同じ)",
+        f"- 環境: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"PyTorch {torch.__version__}",
+        "- 時間は中央値。im2col の比は、PyTorch と交互に測った各回の比の"
+        "中央値。ループ版は回数を減らして全体の大きさで測った。",
+        "",
+        "| 方法 (method) | 時間 (ms) | PyTorch との比 | 回数 |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        label = LABELS[str(row["method"])]
+        lines.append(
+            f"| {label} | {row['ms']:.1f} | {row['ratio']:.2f}× "
+            f"| {row['repeats']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--naive-repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--quick", action="store_true", help="小さな設定で試す (書き出さない)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    case = ConvCase(N=4, size=16) if args.quick else ConvCase()
+    threads = args.threads or blas_threads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        rows = compare_conv(case, args.repeats, args.naive_repeats, threads)
+    else:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            rows = compare_conv(
+                case, args.repeats, args.naive_repeats, threads
+            )
+    table = to_markdown(rows, case, threads)
+    print(table)
+    if not args.quick:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(table, encoding="utf-8")
+        print(f"書き出した: {args.output}")
+
+
+if __name__ == "__main__":
+    main()
