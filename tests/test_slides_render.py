@@ -1,0 +1,342 @@
+"""スライドを本物のブラウザ (Debian の Chromium) で 1 枚ずつ描いて確かめる。
+
+小さな章 (tests/fixtures/slides) から md・html・pdf・pptx を実際に marp で作り
+(root で ``unshare`` が使えればネットワークのない名前空間で)、HTML のデッキの
+すべてのスライドについて:
+
+- 内容が枠 (1280×720 からフッタの帯を除いた範囲) からはみ出していない
+- 数式が KaTeX で描かれている (生の ``$`` も ``.katex-error`` もない)
+- 画像がすべて読み込まれている (naturalWidth > 0)
+- 文字が Noto Sans CJK JP で描かれている (CDP の CSS.getPlatformFontsForNode)。
+  中国語・韓国語の字形 (Noto Sans CJK SC など) への落ち込みは失敗
+- コードが小さすぎない (自動縮小後も 16px 以上)
+- http(s) への要求が 1 つもない
+
+PDF のページ数 (pypdf) と PPTX のスライド数 (python-pptx) がスライドの枚数と同じ。
+本の実行結果 (``_build/jupyter_execute/book/ch04_nn_basics.ipynb``) があれば
+本物の章でも同じ検査をする。
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlbook_tools import slides
+
+pytestmark = pytest.mark.site
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "slides"
+JP_FONTS = {"Noto Sans CJK JP", "Noto Sans Mono CJK JP"}
+# 日本語の文字が他の言語の CJK フォントで描かれたら失敗 (字形が違う)
+WRONG_CJK = ("CJK SC", "CJK TC", "CJK HK", "CJK KR", "Droid Sans Fallback", "WenQuanYi")
+TEXT_SELECTOR = (
+    ":is(h1, h2, h3, p, li, td, th, header, footer, pre, code, span.caption)"
+)
+
+INSPECT_JS = """
+(index) => {
+  const svg = document.querySelectorAll('svg[data-marpit-svg]')[index];
+  const section = svg.querySelector('section');
+  const frame = section.getBoundingClientRect();
+  const scale = frame.width / section.offsetWidth;
+  const problems = [];
+  if (!svg.classList.contains('bespoke-marp-active'))
+    problems.push('スライドが表示されていない');
+  // はみ出し: フッタと頁番号の帯 (下 44px) より上、左右は枠の中
+  const bottom = frame.bottom - 44 * scale, tol = 1;
+  for (const el of section.querySelectorAll('*')) {
+    if (el.closest('header, footer')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.bottom > bottom + tol || r.right > frame.right + tol ||
+        r.left < frame.left - tol || r.top < frame.top - tol) {
+      const text = (el.textContent || el.getAttribute('src') || '').trim();
+      problems.push(`はみ出し: <${el.localName}> ${text.slice(0, 40)}`);
+      break;
+    }
+  }
+  if (section.scrollHeight > section.clientHeight + 1 ||
+      section.scrollWidth > section.clientWidth + 1)
+    problems.push('はみ出し: section がスクロールする');
+  for (const pre of section.querySelectorAll('pre')) {
+    if (pre.scrollWidth > pre.clientWidth + 1)
+      problems.push('はみ出し: コードの行が長すぎる');
+    const code = pre.querySelector('code') || pre;
+    const px = parseFloat(getComputedStyle(code).fontSize);
+    const shrink = pre.getBoundingClientRect().width / (pre.offsetWidth * scale || 1);
+    if (px * shrink < 16)
+      problems.push(`コードが小さすぎる: ${(px * shrink).toFixed(1)}px`);
+  }
+  // 数式
+  if (section.querySelector('.katex-error'))
+    problems.push('KaTeX のエラー: ' +
+                  section.querySelector('.katex-error').textContent);
+  const walker = document.createTreeWalker(section, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('code, pre, .katex')) continue;
+    if (n.textContent.includes('$'))
+      problems.push('描かれていない数式: ' + n.textContent.trim().slice(0, 60));
+  }
+  // 画像
+  for (const img of section.querySelectorAll('img'))
+    if (!img.complete || img.naturalWidth === 0)
+      problems.push('画像がない: ' + img.getAttribute('src'));
+  // 本文のフォント指定
+  const family = getComputedStyle(section).fontFamily;
+  if (!family.startsWith('"Noto Sans CJK JP"'))
+    problems.push('font-family が Noto Sans CJK JP でない: ' + family);
+  return {problems, katex: section.querySelectorAll('.katex').length,
+          images: section.querySelectorAll('img').length,
+          lang: section.getAttribute('lang')};
+}
+"""
+
+
+def _offline_prefix() -> list[str]:
+    """root で unshare が使えれば、ネットワークのない名前空間で marp を走らせる。"""
+    unshare = shutil.which("unshare")
+    if not unshare or os.geteuid() != 0:
+        return []
+    probe = subprocess.run([unshare, "-n", "true"], capture_output=True)
+    return [unshare, "-n"] if probe.returncode == 0 else []
+
+
+def _build(out: Path, chapters: list[Path], executed: Path, overrides: Path) -> dict:
+    cmd = [
+        *_offline_prefix(),
+        sys.executable,
+        "-m",
+        "dlbook_tools.slides",
+        "--executed",
+        str(executed),
+        "--overrides",
+        str(overrides),
+        "--out",
+        str(out),
+        "--formats",
+        "md,html,pdf,pptx",
+        "--no-publish",
+    ]
+    for chapter in chapters:
+        cmd += ["--chapter", str(chapter)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def fixture_decks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("slides")
+    manifest = _build(
+        out,
+        [FIXTURES / "book" / "ch07_demo.md"],
+        FIXTURES / "jupyter_execute",
+        FIXTURES / "overrides",
+    )
+    return out, manifest
+
+
+@pytest.fixture(scope="session")
+def real_decks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    executed = ROOT / "_build" / "jupyter_execute"
+    if not (executed / "book" / "ch04_nn_basics.ipynb").exists():
+        pytest.skip("本の実行結果がありません (make html の後で走る)")
+    out = tmp_path_factory.mktemp("real-slides")
+    chapters = [p for p in slides.chapters_from_toc() if p.exists()]
+    return out, _build(out, chapters, executed, ROOT / "slides" / "overrides")
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.requests = []  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.requests.append(r.url))
+    # ネットワークには出さない (出ようとしたら記録して止める)
+    page.route("http*://**", lambda route: route.abort())
+    yield page
+    context.close()
+
+
+def _fonts(cdp: Any) -> list[tuple[str, list[dict]]]:
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]["nodeId"]
+    selector = f"svg.bespoke-marp-active section {TEXT_SELECTOR}"
+    ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})
+    result = []
+    for node in ids["nodeIds"]:
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        name = cdp.send("DOM.describeNode", {"nodeId": node})["node"]["localName"]
+        result.append((name, fonts))
+    return result
+
+
+def check_deck(page: Any, html: Path, count: int) -> dict[str, int]:
+    """デッキの全スライドを描いて検査する。問題はまとめて 1 つの assert で出す。"""
+    problems: list[str] = []
+    totals = {"katex": 0, "images": 0}
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    for index in range(count):
+        page.goto(f"{html.as_uri()}#{index + 1}")
+        page.wait_for_function(
+            "i => document.querySelectorAll('svg[data-marpit-svg]')[i]"
+            ".classList.contains('bespoke-marp-active')",
+            arg=index,
+        )
+        page.evaluate("document.fonts.ready")
+        page.wait_for_function(
+            "() => [...document.images].every(i => i.complete)", timeout=10000
+        )
+        info = page.evaluate(INSPECT_JS, index)
+        where = f"{html.name} スライド {index + 1}"
+        problems += [f"{where}: {p}" for p in info["problems"]]
+        if info["lang"] != "ja":
+            problems.append(f"{where}: lang が ja でない ({info['lang']})")
+        totals["katex"] += info["katex"]
+        totals["images"] += info["images"]
+        for name, fonts in _fonts(cdp):
+            used = [f["familyName"] for f in fonts if f["glyphCount"]]
+            wrong = [f for f in used if any(w in f for w in WRONG_CJK)]
+            main = (
+                max(fonts, key=lambda f: f["glyphCount"])["familyName"] if used else ""
+            )
+            if wrong or (used and main not in JP_FONTS):
+                problems.append(f"{where}: <{name}> のフォント {used}")
+    total = page.evaluate("document.querySelectorAll('svg[data-marpit-svg]').length")
+    if total != count:
+        problems.append(f"{html.name}: スライドが {total} 枚 (期待 {count})")
+    external = [u for u in page.requests if u.startswith(("http:", "https:"))]
+    problems += [f"{html.name}: 外部への要求 {u}" for u in external]
+    assert not problems, "\n".join(problems)
+    return totals
+
+
+# ---------------------------------------------------------------- 小さな章のデッキ
+
+
+def test_every_fixture_slide_renders(
+    page: Any, fixture_decks: tuple[Path, dict]
+) -> None:
+    out, manifest = fixture_decks
+    totals = check_deck(page, out / "ch07_demo.html", manifest["ch07_demo"]["slides"])
+    assert totals["katex"] >= 3  # 数式が本当に描かれている
+    assert totals["images"] == 1  # :figure: (2 枚目は上書きで削除)
+
+
+def test_pdf_has_one_page_per_slide(fixture_decks: tuple[Path, dict]) -> None:
+    from pypdf import PdfReader
+
+    out, manifest = fixture_decks
+    reader = PdfReader(out / "ch07_demo.pdf")
+    assert len(reader.pages) == manifest["ch07_demo"]["slides"]
+    box = reader.pages[0].mediabox
+    assert abs(float(box.width) / float(box.height) - 16 / 9) < 0.01
+    text = reader.pages[5].extract_text()  # パーセプトロン
+    assert "60,000" in text and "97.3" in text
+
+
+def test_pptx_has_one_slide_per_slide_with_notes(
+    fixture_decks: tuple[Path, dict],
+) -> None:
+    from pptx import Presentation
+
+    out, manifest = fixture_decks
+    deck = Presentation(str(out / "ch07_demo.pptx"))
+    assert len(deck.slides) == manifest["ch07_demo"]["slides"]
+    notes = [
+        s.notes_slide.notes_text_frame.text for s in deck.slides if s.has_notes_slide
+    ]
+    assert any("最初に章全体の流れを話す" in n for n in notes)
+
+
+def test_html_deck_references_nothing_remote(fixture_decks: tuple[Path, dict]) -> None:
+    out, _ = fixture_decks
+    html = (out / "ch07_demo.html").read_text(encoding="utf-8")
+    for needle in (
+        'src="http',
+        "src='http",
+        'href="http',
+        "url(http",
+        "url('http",
+        'url("http',
+    ):
+        assert needle not in html, needle
+    fonts = out / slides.KATEX_FONTS
+    assert "assets/katex/fonts/KaTeX_Main-Regular.woff2" in html
+    assert (fonts / "KaTeX_Main-Regular.woff2").exists()
+
+
+BROKEN = """---
+marp: true
+theme: dlbook
+lang: ja
+paginate: true
+math: katex
+---
+
+## はみ出す
+
+{bullets}
+
+---
+
+## 数式の誤り
+
+$$
+\\frac{{1}}{{
+$$
+
+---
+
+## 画像がない
+
+![なし](nowhere.png)
+
+---
+
+## 中国語のフォント
+
+<p style="font-family: 'Noto Sans CJK SC'">中国語の字形で描かれた日本語</p>
+"""
+
+
+def test_checker_catches_broken_slides(page: Any, tmp_path: Path) -> None:
+    """検査そのものの検査: はみ出し・数式の誤り・画像なし・別言語の字形を見つける。"""
+    bullets = "\n".join(f"- 項目 {k}" for k in range(30))
+    md = tmp_path / "broken.md"
+    md.write_text(BROKEN.format(bullets=bullets), encoding="utf-8")
+    slides.copy_katex_fonts(tmp_path)
+    slides.run_marp([md], ["html"], tmp_path)
+    with pytest.raises(AssertionError) as info:
+        check_deck(page, tmp_path / "broken.html", 4)
+    message = str(info.value)
+    assert "スライド 1: はみ出し" in message
+    assert "スライド 2: KaTeX のエラー" in message
+    assert "スライド 3: 画像がない: nowhere.png" in message
+    assert "スライド 4: <p> のフォント ['Noto Sans CJK SC']" in message
+
+
+# ---------------------------------------------------------------- 本物の章
+
+
+def test_real_chapter_decks(page: Any, real_decks: tuple[Path, dict]) -> None:
+    from pptx import Presentation
+    from pypdf import PdfReader
+
+    out, manifest = real_decks
+    assert "ch04_nn_basics" in manifest
+    for name, info in manifest.items():
+        check_deck(page, out / f"{name}.html", info["slides"])
+        assert len(PdfReader(out / f"{name}.pdf").pages) == info["slides"]
+        assert len(Presentation(str(out / f"{name}.pptx")).slides) == info["slides"]
