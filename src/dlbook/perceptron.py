@@ -54,7 +54,7 @@ class Perceptron:
 
 
 def train_perceptron(
-    x: np.ndarray, t: np.ndarray, lr: float = 0.1, max_epochs: int = 100
+    x: np.ndarray, t: np.ndarray, lr: float = 1.0, max_epochs: int = 100
 ) -> Perceptron:
     r"""Rosenblatt のパーセプトロン学習則で重みを求める。
 
