@@ -115,6 +115,7 @@ class Chapter:
     figures: dict[str, tuple[str, str]]  # 図の名前 → (番号, キャプション)
     equations: dict[str, str]  # 式のラベル → 番号
     labels: dict[str, str]  # (label)= → 見出し
+    references: set[str] = field(default_factory=set)  # {bibliography} の節 (出さない)
 
 
 def chapter_number(path: Path) -> int:
@@ -279,6 +280,7 @@ def read_chapter(path: Path) -> Chapter:
     equations: dict[str, str] = {}
     labels: dict[str, str] = {}
     intro: list[Slide] = []  # 最初の ## より前の {slide}
+    references: set[str] = set()  # {bibliography} のある節
     pending_label: str | None = None
     n_fig = n_eq = 0
     for lineno, item in _blocks(lines[start:], path, problems, offset=start):
@@ -307,6 +309,8 @@ def read_chapter(path: Path) -> Chapter:
                 if "label" in opts:
                     n_eq += 1
                     equations[opts["label"][0]] = f"{number}.{n_eq}"
+            elif item.name == "bibliography" and sections:
+                references.add(sections[-1][0])
             pending_label = None
             continue
         text = item
@@ -333,7 +337,9 @@ def read_chapter(path: Path) -> Chapter:
             pending_label = None
     if problems:
         raise SlideError(problems)
-    return Chapter(path, number, title, intro, sections, figures, equations, labels)
+    return Chapter(
+        path, number, title, intro, sections, figures, equations, labels, references
+    )
 
 
 # ---------------------------------------------------------------- glue
@@ -716,7 +722,13 @@ def render_slide(slide: Slide, r: Renderer) -> str:
         body = r.body(slide)
         fig = r.figure(slide)
         has_text = any(x.strip() for x in body)
-        if fig and has_text:
+        aspect = image_aspect(r.assets.parent / fig[0]) if fig else None
+        if fig and has_text and aspect and aspect >= WIDE:
+            classes.append("stack")
+            lines += [*body, "", '<div class="figure">', ""]
+            lines += _figure_md(fig)
+            lines += ["", "</div>"]
+        elif fig and has_text:
             classes.append("split")
             lines += [
                 '<div class="columns">',
@@ -745,10 +757,29 @@ def render_slide(slide: Slide, r: Renderer) -> str:
 
 def _figure_md(fig: tuple[str, str]) -> list[str]:
     src, caption = fig
-    out = [f"![{caption or 'figure'}]({src})"]
+    out = [f"![{_first_sentence(caption) or 'figure'}]({src})"]
     if caption:
-        out += ["", f'<p class="caption">{caption}</p>']
+        out += ["", '<div class="caption">', "", _first_sentence(caption), "", "</div>"]
     return out
+
+
+def _first_sentence(caption: str) -> str:
+    """キャプションの最初の文 (スライドでは長い説明を省く)。"""
+    head, sep, _ = caption.partition("。")
+    return head + sep
+
+
+def image_aspect(path: Path) -> float | None:
+    """PNG の幅 / 高さ (IHDR から読む)。PNG でなければ None。"""
+    with path.open("rb") as f:
+        header = f.read(24)
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width, height = int.from_bytes(header[16:20]), int.from_bytes(header[20:24])
+    return width / height if height else None
+
+
+WIDE = 1.8  # これより横長の図は本文の下に置く (横に並べると小さすぎる)
 
 
 # ---------------------------------------------------------------- デッキ
@@ -771,7 +802,12 @@ def default_slides(ch: Chapter) -> list[Slide]:
             body=[f'<p class="book">{book_title}</p>'] if book_title else [],
         )
     ]
-    numbered = [(f"{ch.number}.{k}", s) for k, s in enumerate(ch.sections, 1)]
+    # 節の番号は本と同じ。文献だけの節はスライドにしない (番号は飛ぶ)
+    numbered = [
+        (f"{ch.number}.{k}", s)
+        for k, s in enumerate(ch.sections, 1)
+        if s[2] or s[0] not in ch.references
+    ]
     if numbered:
         toc = [f"{num}　{title}" for num, (title, *_rest) in numbered]
         cls = "toc columns-2" if len(toc) > 6 else "toc"
