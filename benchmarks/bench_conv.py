@@ -132,8 +132,8 @@ def compare_conv(
         threads: PyTorch のスレッド数 (``None`` なら BLAS と同じ)。
 
     Returns:
-        行のリスト。各行は ``method``, ``ms`` (中央値), ``ratio``
-        (PyTorch との比), ``repeats``。
+        行のリスト。各行は ``method``, ``ms`` (中央値), ``best_ms``
+        (最小値), ``ratio`` (PyTorch との比), ``repeats``。
     """
     case = case or ConvCase()
     threads = threads or blas_threads()
@@ -151,10 +151,17 @@ def compare_conv(
         ratios.append(t_im2col / t_torch)
     torch_ms = statistics.median(times["torch"]) * 1e3
     rows: list[dict[str, float | str | int]] = [
-        {"method": "torch", "ms": torch_ms, "ratio": 1.0, "repeats": repeats},
+        {
+            "method": "torch",
+            "ms": torch_ms,
+            "best_ms": min(times["torch"]) * 1e3,
+            "ratio": 1.0,
+            "repeats": repeats,
+        },
         {
             "method": "im2col",
             "ms": statistics.median(times["im2col"]) * 1e3,
+            "best_ms": min(times["im2col"]) * 1e3,
             "ratio": statistics.median(ratios),
             "repeats": repeats,
         },
@@ -166,6 +173,7 @@ def compare_conv(
             {
                 "method": "naive",
                 "ms": naive_ms,
+                "best_ms": min(naive) * 1e3,
                 "ratio": naive_ms / torch_ms,
                 "repeats": naive_repeats,
             }
@@ -181,7 +189,10 @@ LABELS = {
 
 
 def to_markdown(
-    rows: list[dict[str, float | str | int]], case: ConvCase, threads: int
+    rows: list[dict[str, float | str | int]],
+    case: ConvCase,
+    threads: int,
+    load: float,
 ) -> str:
     """結果を markdown の表にする (前書き付き)。"""
     c = asdict(case)
@@ -198,17 +209,20 @@ def to_markdown(
         f"- 環境: {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, NumPy {np.__version__}, "
         f"PyTorch {torch.__version__}",
-        "- 時間は中央値。im2col の比は、PyTorch と交互に測った各回の比の"
-        "中央値。ループ版は回数を減らして全体の大きさで測った。",
+        "- 時間は中央値 (最小値も併記)。im2col の比は、PyTorch と交互に"
+        "測った各回の比の中央値。ループ版は回数を減らし、外挿せずに同じ"
+        "大きさで測った (比は中央値どうしの比)。",
+        f"- 測定前の load average (1 分): {load:.2f} "
+        "(他の処理と CPU を分け合うと比が揺れる)",
         "",
-        "| 方法 (method) | 時間 (ms) | PyTorch との比 | 回数 |",
-        "| --- | ---: | ---: | ---: |",
+        "| 方法 (method) | 時間 (ms) | 最小 (ms) | PyTorch との比 | 回数 |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         label = LABELS[str(row["method"])]
         lines.append(
-            f"| {label} | {row['ms']:.1f} | {row['ratio']:.2f}× "
-            f"| {row['repeats']} |"
+            f"| {label} | {row['ms']:.1f} | {row['best_ms']:.1f} "
+            f"| {row['ratio']:.2f}× | {row['repeats']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -225,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     case = ConvCase(N=4, size=16) if args.quick else ConvCase()
     threads = args.threads or blas_threads()
+    load = os.getloadavg()[0]
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -234,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
             rows = compare_conv(
                 case, args.repeats, args.naive_repeats, threads
             )
-    table = to_markdown(rows, case, threads)
+    table = to_markdown(rows, case, threads, load)
     print(table)
     if not args.quick:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -239,6 +239,23 @@ class TestBackward:
             np.testing.assert_array_equal(x, x0)
             np.testing.assert_array_equal(dout, np.ones_like(out))
 
+    def test_work_buffers_do_not_leak_into_results(self) -> None:
+        # Conv2d は大きな作業用配列を使い回すが、返す配列は毎回新しい
+        x, weight, b, stride, pad = make_case(CASES[0])
+        layer = Conv2d(weight, b, stride, pad)
+        y1 = layer.forward(x)
+        dx1 = layer.backward(np.ones_like(y1))
+        y1_copy, dx1_copy = y1.copy(), dx1.copy()
+        y2 = layer.forward(2.0 * x)
+        layer.backward(np.full_like(y2, 3.0))
+        np.testing.assert_array_equal(y1, y1_copy)
+        np.testing.assert_array_equal(dx1, dx1_copy)
+        # バッチの大きさが変わっても正しい
+        (expected,) = torch_conv(x[:1], weight, b, stride, pad)
+        np.testing.assert_allclose(
+            layer.forward(x[:1]), expected, rtol=RTOL, atol=ATOL
+        )
+
     def test_backward_before_forward(self) -> None:
         _, weight, b, _, _ = make_case(CASES[0])
         with pytest.raises(AssertionError, match="forward"):
