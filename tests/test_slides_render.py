@@ -55,7 +55,8 @@ INSPECT_JS = """
   // はみ出し: フッタと頁番号の帯 (下 44px) より上、左右は枠の中
   const bottom = frame.bottom - 44 * scale, tol = 1;
   for (const el of section.querySelectorAll('*')) {
-    if (el.closest('header, footer')) continue;
+    // KaTeX の内部 (根号の SVG など) は自分で切り抜くので、.katex の外枠だけを見る
+    if (el.closest('header, footer') || el.parentElement.closest('.katex')) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (r.bottom > bottom + tol || r.right > frame.right + tol ||
@@ -147,10 +148,14 @@ def fixture_decks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
 
 
 @pytest.fixture(scope="session")
-def real_decks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def real_decks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
     executed = ROOT / "_build" / "jupyter_execute"
     if not (executed / "book" / "ch04_nn_basics.ipynb").exists():
         pytest.skip("本の実行結果がありません (make html の後で走る)")
+    # 実行結果を最新にする (conftest の 1 度きりのビルド。DLBOOK_SKIP_BUILD=1 なら既存)
+    request.getfixturevalue("built_site")
     out = tmp_path_factory.mktemp("real-slides")
     chapters = [p for p in slides.chapters_from_toc() if p.exists()]
     return out, _build(out, chapters, executed, ROOT / "slides" / "overrides")

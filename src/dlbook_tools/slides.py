@@ -730,6 +730,8 @@ def render_slide(slide: Slide, r: Renderer) -> str:
             lines += ["", "</div>"]
         elif fig and has_text:
             classes.append("split")
+            if text_units(body) > DENSE:
+                classes.append("dense")  # 文字が多い: 本文の列を広く、文字を少し小さく
             lines += [
                 '<div class="columns">',
                 '<div class="text">',
@@ -780,6 +782,15 @@ def image_aspect(path: Path) -> float | None:
 
 
 WIDE = 1.8  # これより横長の図は本文の下に置く (横に並べると小さすぎる)
+DENSE = 110  # 図の横の本文がこれより長ければ (全角 1 文字 = 1) 列を広げる
+
+
+def text_units(lines: list[str]) -> float:
+    """本文の長さの目安。全角 1 文字を 1、半角を 0.55、インライン数式を 4 と数える。"""
+    text = "".join(lines)
+    text = re.sub(r"\$[^$]*\$", "####", text)
+    text = re.sub(r"<[^>]+>|[*`]", "", text)
+    return sum(1.0 if CJK.match(c) else 0.55 for c in text if not c.isspace())
 
 
 # ---------------------------------------------------------------- デッキ

@@ -32,7 +32,10 @@ class SlideDirective(SphinxDirective):
     optional_arguments = 1
     final_argument_whitespace = True
     option_spec: ClassVar[dict[str, Any]] = {
-        name: directives.unchanged for name in sorted(CHAPTER_OPTIONS)
+        name: directives.unchanged_required
+        if name == "figure"
+        else directives.unchanged
+        for name in sorted(CHAPTER_OPTIONS)
     }
 
     def run(self) -> list[nodes.Node]:
