@@ -646,8 +646,8 @@ def quick_detector_experiment(
     Returns:
         ``model`` (学習済み :class:`TinyDetector`)、``history`` (エポックごとの
         損失)、``map50`` (評価画像の mAP@0.5)、``ap50_per_class``
-        (クラス名 → AP@0.5)、``seconds`` (学習時間)、``test_images``、
-        ``test_targets``、``test_preds`` を持つ辞書。
+        (クラス名 → AP@0.5)、``map75`` (mAP@0.75)、``seconds`` (学習時間)、
+        ``test_images``、``test_targets``、``test_preds`` を持つ辞書。
     """
     import time
 
@@ -674,6 +674,7 @@ def quick_detector_experiment(
         "ap50_per_class": {
             SHAPE_CLASSES[c]: ap for c, ap in per_class.items()
         },
+        "map75": mean_average_precision(preds, test_targets, 0.75),
         "seconds": seconds,
         "test_images": test_images,
         "test_targets": test_targets,

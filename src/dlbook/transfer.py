@@ -1,0 +1,331 @@
+"""転移学習 (transfer learning): 特徴抽出とファインチューニング。
+
+第6章で使う。学習済みのモデルの本体 (バックボーン、backbone) を再利用し、
+出力層 (ヘッド、head) だけを新しい課題のクラス数に付け替える。
+
+- 特徴抽出 (feature extraction): バックボーンを凍結し、ヘッドだけを学習する。
+- ファインチューニング (fine-tuning): 全体を小さな学習率で学習し直す。
+
+ヘッドは torchvision の ResNet と同じく属性 ``fc`` (``nn.Linear``) とする。
+``quick`` プロファイルでは同梱の sklearn digits で、数字 0〜4 で事前学習した
+小さな CNN を数字 5〜9 に転移する (:func:`digits_transfer_experiment`)。
+``full`` プロファイルでは ImageNet で学習済みの ResNet-18
+(:func:`resnet18_for_transfer`) を使う。
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import Tensor, nn
+
+Mode = Literal["feature_extraction", "fine_tuning"]
+
+
+# ------------------------------------------------------------ 凍結と付け替え
+def set_trainable(module: nn.Module, trainable: bool) -> None:
+    """``module`` のすべてのパラメータの ``requires_grad`` を切り替える。
+
+    ``False`` にしたパラメータには勾配が計算されず、最適化器も更新しない
+    (凍結、freeze)。
+    """
+    for p in module.parameters():
+        p.requires_grad_(trainable)
+
+
+def freeze_backbone(model: nn.Module, head: str = "fc") -> None:
+    """ヘッド (属性 ``head``) 以外のパラメータをすべて凍結する (特徴抽出)。
+
+    注意: 凍結してもバッチ正規化の移動平均は ``model.train()`` の間は
+    更新される。統計も固定したいときはバックボーンを ``eval()`` にする。
+
+    Raises:
+        ValueError: ``model`` に属性 ``head`` がないとき。
+    """
+    if not hasattr(model, head):
+        raise ValueError(f"モデルにヘッド {head!r} がありません")
+    set_trainable(model, False)
+    set_trainable(getattr(model, head), True)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """パラメータの要素数の合計 (``trainable_only`` なら学習するものだけ)。"""
+    return sum(
+        p.numel()
+        for p in model.parameters()
+        if p.requires_grad or not trainable_only
+    )
+
+
+def replace_head(
+    model: nn.Module, n_classes: int, head: str = "fc"
+) -> nn.Module:
+    r"""出力層 ``model.<head>`` を ``n_classes`` 出力の新しい全結合層に替える。
+
+    入力の次元 (ResNet-18 なら 512) はそのままで、重みは乱数で初期化される。
+
+    .. math::
+        \boldsymbol{y} = W \boldsymbol{h} + \boldsymbol{b}, \qquad
+        W \in \mathbb{R}^{\text{n\_classes} \times d}
+
+    Returns:
+        同じ ``model`` (その場で書き換える)。
+
+    Raises:
+        ValueError: ``model.<head>`` が ``nn.Linear`` でないとき。
+    """
+    old = getattr(model, head, None)
+    if not isinstance(old, nn.Linear):
+        raise ValueError(f"model.{head} は nn.Linear である必要があります")
+    setattr(model, head, nn.Linear(old.in_features, n_classes))
+    return model
+
+
+def resnet18_for_transfer(
+    n_classes: int,
+    mode: Mode = "fine_tuning",
+    *,
+    pretrained: bool = True,
+) -> nn.Module:
+    """転移学習用の torchvision ResNet-18 (``full`` プロファイル)。
+
+    ``pretrained=True`` なら ImageNet で学習済みの重み
+    ``ResNet18_Weights.DEFAULT`` を読み込む (初回はダウンロード)。
+    入力はその重みの前処理 ``ResNet18_Weights.DEFAULT.transforms()``
+    (リサイズ・切り抜き・ImageNet の平均と標準偏差で正規化) に合わせる。
+
+    Args:
+        n_classes: 新しい課題のクラス数。
+        mode: ``"feature_extraction"`` ならヘッド以外を凍結する。
+        pretrained: ``False`` なら乱数の重み (テスト用、ダウンロードしない)。
+
+    Returns:
+        ヘッド ``fc`` を付け替えた ResNet-18。
+    """
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    weights = ResNet18_Weights.DEFAULT if pretrained else None
+    model = replace_head(resnet18(weights=weights), n_classes)
+    if mode == "feature_extraction":
+        freeze_backbone(model)
+    elif mode != "fine_tuning":
+        raise ValueError(f"mode={mode!r} は不正です")
+    return model
+
+
+# ------------------------------------------------------------ 小さな CNN
+class SmallCNN(nn.Module):
+    """8x8 の手書き数字 (sklearn digits) 用の小さな CNN。
+
+    バックボーン ``features`` (畳み込み 3 層 + 大域平均プーリング) と
+    ヘッド ``fc`` (全結合 1 層) に分かれる。
+
+    Shape:
+        - 入力 (Tensor[N, 1, 8, 8])
+        - 出力 (Tensor[N, n_classes]): ロジット。
+    """
+
+    def __init__(self, n_classes: int, width: int = 32):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1),  # (N, w, 8, 8)
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),  # (N, w, 8, 8)
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, w, 4, 4)
+            nn.Conv2d(width, 2 * width, 3, padding=1),  # (N, 2w, 4, 4)
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),  # (N, 2w, 1, 1)
+            nn.Flatten(),  # (N, 2w)
+        )
+        self.fc = nn.Linear(2 * width, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.features(x))
+
+
+def train_classifier(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: torch.device | None = None,
+) -> list[float]:
+    """交差エントロピーと Adam でモデルを学習する (``model`` をその場で更新)。
+
+    最適化器には ``requires_grad`` のパラメータだけを渡す
+    (凍結した層は更新されない)。
+
+    Returns:
+        エポックごとの平均損失。
+
+    Shape:
+        - X (Tensor[N, ...]), y (Tensor[N], int64)
+    """
+    device = device or torch.device("cpu")
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    N = len(X)
+    history: list[float] = []
+    for _ in range(epochs):
+        total = 0.0
+        for idx in torch.randperm(N, generator=generator).split(batch_size):
+            loss = F.cross_entropy(model(X[idx].to(device)), y[idx].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        history.append(total / N)
+    return history
+
+
+@torch.no_grad()
+def accuracy(
+    model: nn.Module, X: Tensor, y: Tensor, device: torch.device | None = None
+) -> float:
+    """正解率 (評価モードで計算する)。"""
+    device = device or torch.device("cpu")
+    model.to(device).eval()
+    y_hat = model(X.to(device)).argmax(dim=1).cpu()
+    return float((y_hat == y).float().mean())
+
+
+# -------------------------------------------------- quick: digits で転移学習
+def digits_split(
+    n_per_class: int, *, seed: int
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """sklearn digits を「事前学習用 (0〜4)」と「転移先 (5〜9)」に分ける。
+
+    転移先は 1 クラス ``n_per_class`` 枚だけをラベル付きの学習データとし、
+    残りを評価に使う。転移先のラベルは 5〜9 を 0〜4 に付け直す。
+
+    Returns:
+        ``"pretrain"``, ``"pretrain_test"`` (0〜4 の 8:2 分割)、
+        ``"target_train"``, ``"target_test"`` (5〜9) → ``(X, y)``。
+
+    Shape:
+        - X (Tensor[N, 1, 8, 8], float32): 画素値は 0〜1。
+        - y (Tensor[N], int64)
+    """
+    digits = load_digits()
+    X_all = torch.tensor(digits.images / 16.0, dtype=torch.float32)
+    X_all = X_all.unsqueeze(1)  # (1797, 1, 8, 8)
+    y_all = torch.tensor(digits.target, dtype=torch.int64)
+    rng = np.random.default_rng(seed)
+
+    source = rng.permutation(np.flatnonzero(digits.target < 5))
+    n_test = len(source) // 5
+    train_idx: list[int] = []
+    test_idx: list[int] = []
+    for c in range(5, 10):
+        idx = rng.permutation(np.flatnonzero(digits.target == c))
+        train_idx += idx[:n_per_class].tolist()
+        test_idx += idx[n_per_class:].tolist()
+    return {
+        "pretrain": (X_all[source[n_test:]], y_all[source[n_test:]]),
+        "pretrain_test": (X_all[source[:n_test]], y_all[source[:n_test]]),
+        "target_train": (X_all[train_idx], y_all[train_idx] - 5),
+        "target_test": (X_all[test_idx], y_all[test_idx] - 5),
+    }
+
+
+def digits_transfer_experiment(
+    n_per_class: Sequence[int] = (1, 3, 10, 30),
+    repeats: int = 3,
+    epochs: int = 100,
+    lr: float = 3e-3,
+    pretrain_epochs: int = 30,
+    *,
+    seed: int = 0,
+    device: torch.device | None = None,
+) -> dict[str, object]:
+    """転移学習と「ゼロから学習」を、転移先のラベル付きデータの量ごとに比べる。
+
+    1. 数字 0〜4 で :class:`SmallCNN` を ``pretrain_epochs`` エポック
+       事前学習する (1 回だけ)。
+    2. 数字 5〜9 の 1 クラス ``n`` 枚で、次の 3 通りを学習し、残りの
+       5〜9 で正解率を測る。``repeats`` 回 (選ぶ ``n`` 枚を変えて) 平均する。
+
+       - ``scratch``: 乱数の重みから全体を学習
+       - ``feature_extraction``: 事前学習の重みを凍結し、新しいヘッドだけ学習
+       - ``fine_tuning``: 事前学習の重みから全体を学習
+
+       3 通りとも同じ学習率 ``lr``、全データを 1 バッチにした ``epochs`` 回の
+       更新でそろえる。
+
+    Returns:
+        ``pretrain_accuracy`` (0〜4 の評価データでの正解率)、
+        ``n_per_class``、``accuracy`` (方法名 → ``n`` ごとの平均正解率の
+        リスト)、
+        ``accuracy_std`` (同じ形の標準偏差)、``seconds`` を持つ辞書。
+    """
+    start = time.perf_counter()
+    split = digits_split(0, seed=seed)
+    torch.manual_seed(seed)
+    pretrained = SmallCNN(n_classes=5)
+    X_source, y_source = split["pretrain"]
+    train_classifier(
+        pretrained,
+        X_source,
+        y_source,
+        epochs=pretrain_epochs,
+        lr=lr,
+        seed=seed,
+        device=device,
+    )
+    pretrain_acc = accuracy(pretrained, *split["pretrain_test"], device)
+    state = {k: v.clone() for k, v in pretrained.state_dict().items()}
+
+    methods = ("scratch", "feature_extraction", "fine_tuning")
+    results: dict[str, list[list[float]]] = {m: [] for m in methods}
+    for n in n_per_class:
+        runs: dict[str, list[float]] = {m: [] for m in methods}
+        for r in range(repeats):
+            data = digits_split(n, seed=seed + 1 + r)
+            X, y = data["target_train"]
+            for method in methods:
+                torch.manual_seed(seed + r)
+                model = SmallCNN(n_classes=5)
+                if method != "scratch":
+                    model.load_state_dict(state)
+                    replace_head(model, 5)
+                if method == "feature_extraction":
+                    freeze_backbone(model)
+                # 小さなデータなので全データを 1 バッチにし、更新回数をそろえる
+                train_classifier(
+                    model,
+                    X,
+                    y,
+                    epochs=epochs,
+                    lr=lr,
+                    batch_size=len(X),
+                    seed=seed + r,
+                    device=device,
+                )
+                acc = accuracy(model, *data["target_test"], device)
+                runs[method].append(acc)
+        for m in methods:
+            results[m].append(runs[m])
+    return {
+        "pretrain_accuracy": pretrain_acc,
+        "n_per_class": list(n_per_class),
+        "accuracy": {
+            m: [float(np.mean(a)) for a in results[m]] for m in methods
+        },
+        "accuracy_std": {
+            m: [float(np.std(a)) for a in results[m]] for m in methods
+        },
+        "seconds": time.perf_counter() - start,
+    }

@@ -1,0 +1,113 @@
+"""dlbook.transfer のテスト: 凍結・ヘッドの付け替え・digits の転移実験。"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from dlbook.transfer import (
+    SmallCNN,
+    accuracy,
+    count_parameters,
+    digits_split,
+    digits_transfer_experiment,
+    freeze_backbone,
+    replace_head,
+    resnet18_for_transfer,
+    set_trainable,
+    train_classifier,
+)
+
+
+class TestFreezeAndHead:
+    def test_freeze_leaves_only_head_trainable(self):
+        model = SmallCNN(n_classes=5, width=8)
+        total = count_parameters(model)
+        assert count_parameters(model, trainable_only=True) == total
+        freeze_backbone(model)
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        assert trainable == {"fc.weight", "fc.bias"}
+        assert count_parameters(model, trainable_only=True) == 16 * 5 + 5
+        set_trainable(model, True)
+        assert count_parameters(model, trainable_only=True) == total
+
+    def test_frozen_backbone_is_not_updated(self):
+        torch.manual_seed(0)
+        model = SmallCNN(n_classes=3, width=8)
+        freeze_backbone(model)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        X, y = torch.rand(16, 1, 8, 8), torch.randint(0, 3, (16,))
+        train_classifier(model, X, y, epochs=3, batch_size=8, seed=0)
+        after = model.state_dict()
+        for name, value in before.items():
+            changed = not torch.equal(value, after[name])
+            assert changed == name.startswith("fc."), name
+
+    def test_replace_head(self):
+        model = SmallCNN(n_classes=5, width=8)
+        old_features = model.features
+        assert replace_head(model, 7) is model
+        assert model.features is old_features
+        assert model.fc.out_features == 7 and model.fc.in_features == 16
+        assert model(torch.rand(2, 1, 8, 8)).shape == (2, 7)
+
+    def test_replace_head_needs_linear(self):
+        with pytest.raises(ValueError, match=r"nn\.Linear"):
+            replace_head(nn.Sequential(nn.ReLU()), 3)
+        with pytest.raises(ValueError, match="ヘッド"):
+            freeze_backbone(nn.Sequential(nn.ReLU()))
+
+    @pytest.mark.parametrize("mode", ["feature_extraction", "fine_tuning"])
+    def test_resnet18_constructs_without_download(self, mode: str):
+        model = resnet18_for_transfer(10, mode, pretrained=False)  # type: ignore[arg-type]
+        assert model.fc.out_features == 10
+        trainable = count_parameters(model, trainable_only=True)
+        if mode == "feature_extraction":
+            assert trainable == 512 * 10 + 10
+        else:
+            assert trainable == count_parameters(model)
+        model.eval()
+        with torch.no_grad():
+            assert model(torch.rand(1, 3, 64, 64)).shape == (1, 10)
+
+    def test_resnet18_bad_mode(self):
+        with pytest.raises(ValueError, match="mode"):
+            resnet18_for_transfer(3, "linear_probe", pretrained=False)  # type: ignore[arg-type]
+
+
+class TestDigitsTransfer:
+    def test_split(self):
+        data = digits_split(5, seed=0)
+        X, y = data["target_train"]
+        assert X.shape == (25, 1, 8, 8) and X.dtype == torch.float32
+        assert torch.bincount(y).tolist() == [5] * 5  # 5〜9 → 0〜4
+        assert 0.0 <= X.min() and X.max() <= 1.0
+        Xp, yp = data["pretrain"]
+        assert int(yp.max()) == 4 and len(Xp) + len(data["pretrain_test"][0])
+        X_test, _ = data["target_test"]
+        assert len(X_test) + 25 == 1797 - len(Xp) - len(
+            data["pretrain_test"][0]
+        )
+
+    def test_training_learns(self):
+        data = digits_split(0, seed=0)
+        torch.manual_seed(0)
+        model = SmallCNN(n_classes=5, width=16)
+        history = train_classifier(
+            model, *data["pretrain"], epochs=10, lr=1e-2, seed=0
+        )
+        assert history[-1] < 0.5 * history[0]
+        assert accuracy(model, *data["pretrain_test"]) > 0.8
+
+    def test_experiment_result_format(self):
+        result = digits_transfer_experiment(
+            n_per_class=(2,), repeats=1, epochs=10, pretrain_epochs=10
+        )
+        assert result["n_per_class"] == [2]
+        accs = result["accuracy"]
+        assert isinstance(accs, dict)
+        assert set(accs) == {"scratch", "feature_extraction", "fine_tuning"}
+        for values in accs.values():
+            assert len(values) == 1 and 0.0 <= values[0] <= 1.0
+        assert float(result["pretrain_accuracy"]) > 0.9  # type: ignore[arg-type]
