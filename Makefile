@@ -9,7 +9,6 @@ BIN    := $(VENV)/bin
 STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help setup book html slides serve preview test test-unit lint lock bench clean distclean
 
