@@ -159,9 +159,14 @@ def mask_myst(source: str) -> list[MaskedLine]:
     while i < len(lines):
         line = lines[i]
         m = FENCE.match(line)
-        if stack and m and not m.group(3) and m.group(2)[0] == stack[-1][0] and len(
-            m.group(2)
-        ) >= len(stack[-1]) and not m.group(5).strip():
+        if (
+            stack
+            and m
+            and not m.group(3)
+            and m.group(2)[0] == stack[-1][0]
+            and len(m.group(2)) >= len(stack[-1])
+            and not m.group(5).strip()
+        ):
             stack.pop()  # 文章のディレクティブを閉じる
             blank()
             i += 1
@@ -177,7 +182,11 @@ def mask_myst(source: str) -> list[MaskedLine]:
                     i += 1
                 if i < len(lines) and lines[i].strip() == "---":  # YAML のオプション
                     end = next(
-                        (k for k in range(i + 1, len(lines)) if lines[k].strip() == "---"),
+                        (
+                            k
+                            for k in range(i + 1, len(lines))
+                            if lines[k].strip() == "---"
+                        ),
                         i,
                     )
                     blank(end - i + 1)
@@ -292,7 +301,9 @@ def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
             index = msg.get("range", [msg.get("index", 0)])[0]
             line = bisect.bisect_right(starts, index)
             column = masked[line - 1].original_column(index - starts[line - 1] + 1)
-            violations.append(Violation(rel, line, column, msg["ruleId"], msg["message"]))
+            violations.append(
+                Violation(rel, line, column, msg["ruleId"], msg["message"])
+            )
     violations.sort(key=lambda v: (v.path, v.line, v.column))
     return violations
 
@@ -321,13 +332,17 @@ def main(argv: list[str] | None = None) -> int:
         print(v)
     if args.summary:
         print()
-        for (path, rule), n in sorted(Counter((v.path, v.rule) for v in violations).items()):
+        counts = Counter((v.path, v.rule) for v in violations)
+        for (path, rule), n in sorted(counts.items()):
             print(f"{n:4d}  {path}  {rule}")
     if violations:
-        print(f"\n文章の指摘が {len(violations)} 件あります (textlint)。", file=sys.stderr)
-        print("誤検出なら行の前に `% textlint-disable 規則名` を、"
-              "言葉なら .textlint-allowlist.yml に足す (README の「品質チェック」)。",
-              file=sys.stderr)
+        n = len(violations)
+        print(f"\n文章の指摘が {n} 件あります (textlint)。", file=sys.stderr)
+        print(
+            "誤検出なら行の前に `% textlint-disable 規則名` を、"
+            "言葉なら .textlint-allowlist.yml に足す (README の「品質チェック」)。",
+            file=sys.stderr,
+        )
         return 1
     print(f"textlint: {len(paths)} ファイル、指摘なし")
     return 0
