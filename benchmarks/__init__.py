@@ -1,0 +1,1 @@
+"""dlbook のベンチマーク (テストではない): ``python -m benchmarks.run``。"""

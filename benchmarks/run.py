@@ -1,0 +1,344 @@
+"""ベンチマークをまとめて走らせ、``benchmarks/results/README.md`` に表を書く。
+
+測るもの (どれも作業ツリーの ``_build/`` には触れない):
+
+1. 冷えたビルド (cold): リポジトリの一時コピーで、キャッシュなしに
+   本 (HTML、quick プロファイル) とスライドを作る時間
+2. 変更なしの再ビルド (no-change): 同じコピーでもう一度 HTML を作る時間
+3. 1 段落の編集 (edit): コピーの 4 章の本文 1 行に 1 文を足して HTML を作り直す時間
+   (コードセルは変わらないので実行キャッシュが効き、セルは再実行されない)
+4. スライドの書き出し (slides): スライド (md/html/pdf/pptx) を作る時間 (冷えた状態)
+5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で配信し、Chromium で
+   各章を開いたときに転送したバイト数 (HTML・CSS・JS・KaTeX のフォント・画像)
+6. Conv2d の速度比: ``benchmarks/bench_conv.py`` を呼ぶ (結果は ``results/conv.md``)
+
+一時コピーは ``git ls-files --cached --others --exclude-standard`` のファイル
+(作業ツリーの今の内容) を写したもので、``node_modules`` はシンボリックリンク、
+Python は同じ venv を使い、``PYTHONPATH`` でコピーの ``src/`` を優先させる。
+
+使い方::
+
+    .venv/bin/python -m benchmarks.run                 # すべて (10 分ほど)
+    .venv/bin/python -m benchmarks.run --skip-conv     # Conv2d を除く
+    .venv/bin/python -m benchmarks.run --keep          # 一時コピーを残す
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+EDIT_CHAPTER = "book/ch04_nn_basics.md"
+EDIT_SENTENCE = "この一文はベンチマークが足した。"
+
+#: 目標 (秒)。README の「品質チェック」と同じ値
+TARGETS = {"cold": 300.0, "no_change": 20.0, "edit": 60.0}
+
+
+def copy_repo(dest: Path) -> Path:
+    """作業ツリーの (無視されていない) ファイルを dest に写す。"""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for raw in files:
+        if not raw:
+            continue
+        rel = raw.decode()
+        src = ROOT / rel
+        if not src.is_file():  # 消されたがまだコミットしていないファイル
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+    if (ROOT / "node_modules").exists():
+        (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
+
+
+def env_for(copy: Path) -> dict[str, str]:
+    """コピーの中でビルドするための環境変数。"""
+    env = dict(os.environ)
+    env.update(
+        DLBOOK_PROFILE="quick",
+        PYTHONHASHSEED="0",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join([str(copy / "src"), env.get("PYTHONPATH", "")]),
+    )
+    return env
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
+    """コマンドを走らせた時間 (秒)。失敗したらログの末尾を見せて止める。"""
+    print("$", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    with log.open("a", encoding="utf-8") as out:
+        code = subprocess.call(cmd, cwd=cwd, env=env, stdout=out, stderr=out)
+    elapsed = time.perf_counter() - start
+    if code != 0:
+        tail = log.read_text(encoding="utf-8").splitlines()[-40:]
+        raise SystemExit(f"失敗しました ({code}): {' '.join(cmd)}\n" + "\n".join(tail))
+    print(f"  {elapsed:.1f} 秒", flush=True)
+    return elapsed
+
+
+def edit_paragraph(path: Path) -> int:
+    """コードの外で「。」で終わる最初の行に 1 文を足す。足した行番号を返す。"""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    fence = None
+    for k, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = None if fence == mark else fence or mark
+            continue
+        if fence is None and k > 0 and stripped.endswith("。"):
+            lines[k] = line + EDIT_SENTENCE
+            path.write_text("\n".join(lines), encoding="utf-8")
+            return k + 1
+    raise SystemExit(f"{path} に編集できる段落がない")
+
+
+def bench_builds(copy: Path) -> dict[str, float]:
+    """冷えたビルド、変更なしの再ビルド、1 段落の編集、スライドの時間。"""
+    env = env_for(copy)
+    log = copy / "bench-build.log"
+    py = sys.executable
+    build = [py, "-m", "dlbook_tools.build"]
+    times = {}
+    times["cold_html"] = timed([*build, "html"], copy, env, log)
+    times["cold_slides"] = timed([*build, "slides"], copy, env, log)
+    times["cold"] = times["cold_html"] + times["cold_slides"]
+    times["no_change"] = timed([*build, "html"], copy, env, log)
+    line = edit_paragraph(copy / EDIT_CHAPTER)
+    print(f"  {EDIT_CHAPTER}:{line} に 1 文を足した")
+    times["edit"] = timed([*build, "html"], copy, env, log)
+    times["no_change_slides"] = timed([*build, "slides"], copy, env, log)
+    return times
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """directory を 127.0.0.1 の空きポートで配信する。"""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _kind(url: str, content_type: str) -> str:
+    path = url.split("?")[0].lower()
+    if "font" in content_type or path.endswith((".woff2", ".woff", ".ttf")):
+        return "fonts"
+    if "css" in content_type or path.endswith(".css"):
+        return "css"
+    if "javascript" in content_type or path.endswith(".js"):
+        return "js"
+    if content_type.startswith("image/"):
+        return "images"
+    if "html" in content_type:
+        return "html"
+    return "other"
+
+
+def page_weight(html: Path) -> dict[str, dict[str, int]]:
+    """各章を Chromium で開いて転送したバイト数 (種類別、キャッシュなし)。"""
+    from playwright.sync_api import sync_playwright
+
+    chapters = sorted((html / "book").glob("ch*.html"))
+    weights: dict[str, dict[str, int]] = {}
+    with serve(html) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        for path in chapters:
+            rel = path.relative_to(html).as_posix()
+            context = browser.new_context()  # 章ごとに空のキャッシュ
+            page = context.new_page()
+            responses = []
+            page.on("requestfinished", responses.append)
+            page.goto(f"{url}/{rel}", wait_until="networkidle")
+            page.wait_for_timeout(500)  # 遅れて読まれるフォント
+            totals = {"requests": 0, "total": 0}
+            for request in responses:
+                sizes = request.sizes()
+                response = request.response()
+                ctype = response.headers.get("content-type", "") if response else ""
+                size = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+                kind = _kind(request.url, ctype)
+                totals[kind] = totals.get(kind, 0) + size
+                totals["total"] += size
+                totals["requests"] += 1
+            weights[rel] = totals
+            context.close()
+        browser.close()
+    return weights
+
+
+def bench_conv() -> tuple[float, str]:
+    """``bench_conv.py`` を走らせ、時間と結果の表 (markdown) を返す。"""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_conv.py")]
+    print("$", " ".join(cmd), flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    return elapsed, (RESULTS / "conv.md").read_text(encoding="utf-8")
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:,.0f} KiB"
+
+
+def to_markdown(data: dict) -> str:
+    """結果を README に載せる markdown にする。"""
+    lines = [
+        "# ベンチマークの結果 (Benchmarks)",
+        "",
+        "`make bench` (`python -m benchmarks.run`) が書いたファイル。手で直さない。",
+        "",
+        f"- 日時: {data['date']}、コミット: `{data['commit']}`",
+        f"- 機械: {data['machine']}、CPU {data['cpus']} コア、"
+        f"開始時のロードアベレージ {data['load']:.2f}",
+        "- プロファイル: quick。ビルドは作業ツリーの一時コピーで行った",
+        "",
+    ]
+    times = data.get("builds")
+    if times:
+        names = {
+            "cold": "冷えたビルド (本 + スライド、キャッシュなし)",
+            "cold_html": "　うち本 (HTML、全セルを実行)",
+            "cold_slides": "　うちスライドの書き出し (md/html/pdf/pptx)",
+            "no_change": "変更なしの再ビルド (HTML)",
+            "edit": "1 段落を編集して再ビルド (HTML)",
+            "no_change_slides": "変更なしのスライド再書き出し",
+        }
+        lines += [
+            "## ビルド時間",
+            "",
+            "| 測定 | 時間 | 目標 | |",
+            "| --- | ---: | ---: | --- |",
+        ]
+        for key, label in names.items():
+            if key not in times:
+                continue
+            target = TARGETS.get(key)
+            mark = "" if target is None else ("✅" if times[key] <= target else "❌")
+            goal = f"≤ {target:.0f} 秒" if target else ""
+            lines.append(f"| {label} | {times[key]:.1f} 秒 | {goal} | {mark} |")
+        lines.append("")
+    weights = data.get("weights")
+    if weights:
+        kinds = ["html", "css", "js", "fonts", "images", "other"]
+        lines += [
+            "## ページの重さ (キャッシュなしで 1 章を開いたときの転送量)",
+            "",
+            "| ページ | 要求数 | 合計 | " + " | ".join(kinds) + " |",
+            "| --- | ---: | ---: | " + " | ".join("---:" for _ in kinds) + " |",
+        ]
+        for rel, w in weights.items():
+            cells = " | ".join(_kb(w.get(k, 0)) for k in kinds)
+            lines.append(f"| `{rel}` | {w['requests']} | {_kb(w['total'])} | {cells} |")
+        lines.append("")
+    if data.get("conv"):
+        lines += [
+            f"## Conv2d の速度比 ({data['conv_seconds']:.0f} 秒)",
+            "",
+            "`benchmarks/bench_conv.py` の結果 ([conv.md](conv.md)) を写したもの。",
+            "",
+        ]
+        body = data["conv"].splitlines()
+        lines += [ln for ln in body if not ln.startswith("# ")]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--skip-builds", action="store_true", help="ビルド時間を測らない"
+    )
+    parser.add_argument(
+        "--skip-weight", action="store_true", help="ページの重さを測らない"
+    )
+    parser.add_argument("--skip-conv", action="store_true", help="Conv2d を測らない")
+    parser.add_argument("--keep", action="store_true", help="一時コピーを消さない")
+    parser.add_argument("--output", type=Path, default=RESULTS / "README.md")
+    args = parser.parse_args(argv)
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    data: dict = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit + ("+作業中の変更" if _dirty() else ""),
+        "machine": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg()[0],
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="dlbook-bench-"))
+    try:
+        copy = copy_repo(tmp / "repo")
+        print(f"一時コピー: {copy}", flush=True)
+        if not args.skip_builds:
+            data["builds"] = bench_builds(copy)
+        elif not args.skip_weight:
+            timed([sys.executable, "-m", "dlbook_tools.build", "html"], copy,
+                  env_for(copy), copy / "bench-build.log")  # fmt: skip
+        if not args.skip_weight:
+            data["weights"] = page_weight(copy / "_build" / "html")
+    finally:
+        if args.keep:
+            print(f"一時コピーを残した: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not args.skip_conv:
+        data["conv_seconds"], data["conv"] = bench_conv()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(to_markdown(data), encoding="utf-8")
+    (args.output.parent / "results.json").write_text(
+        json.dumps({k: v for k, v in data.items() if k != "conv"}, indent=2,
+                   ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    print(args.output.read_text(encoding="utf-8"))
+    return 0
+
+
+def _dirty() -> bool:
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+    )
+    return bool(status.stdout.strip())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
