@@ -1066,10 +1066,12 @@ def publish(out_dir: Path, site_dir: Path) -> None:
 
 
 def chapters_from_toc(root: Path = ROOT) -> list[Path]:
+    """_toc.yml の番号付きの部 (本編) にある章だけを返す (付録などは除く)。"""
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     return [
         root / f"{c['file']}.md"
         for part in toc.get("parts", [])
+        if part.get("numbered")
         for c in part.get("chapters", [])
     ]
 
