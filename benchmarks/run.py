@@ -171,7 +171,7 @@ def _kind(url: str, content_type: str) -> str:
 
 def page_weight(html: Path) -> dict[str, dict[str, int]]:
     """各章を Chromium で開いて転送したバイト数 (種類別、キャッシュなし)。"""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Request, sync_playwright
 
     chapters = sorted((html / "book").glob("ch*.html"))
     weights: dict[str, dict[str, int]] = {}
@@ -183,7 +183,7 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
             rel = path.relative_to(html).as_posix()
             context = browser.new_context()  # 章ごとに空のキャッシュ
             page = context.new_page()
-            responses = []
+            responses: list[Request] = []
             page.on("requestfinished", responses.append)
             page.goto(f"{url}/{rel}", wait_until="networkidle")
             page.wait_for_timeout(500)  # 遅れて読まれるフォント

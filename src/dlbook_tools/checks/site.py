@@ -60,12 +60,13 @@ def images_without_alt(html: Path, rel: str) -> list[str]:
 def heading_problems(html: Path, rel: str) -> list[str]:
     """本文の見出しの飛び (h2 → h4 など) と h1 の数。"""
     main = _main(_soup(html / rel))
-    levels = [int(h.name[1]) for h in main.find_all(re.compile(r"^h[1-6]$"))]
+    headings = main.find_all(re.compile(r"^h[1-6]$"))
+    levels = [int(h.name[1]) for h in headings]
     problems = []
     if levels.count(1) != 1:
         problems.append(f"h1 が {levels.count(1)} 個ある (1 個にする)")
     previous = 0
-    for heading, level in zip(main.find_all(re.compile(r"^h[1-6]$")), levels):
+    for heading, level in zip(headings, levels, strict=True):
         if level > previous + 1:
             text = heading.get_text(" ", strip=True).rstrip("#").strip()
             problems.append(f"h{previous} の次に h{level}: 「{text}」")
@@ -116,7 +117,9 @@ def main() -> int:
     html = Path(sys.argv[1]) if len(sys.argv) > 1 else HTML
     problems = []
     for rel in pages(html):
-        problems += [f"{rel}: alt のない画像 {src}" for src in images_without_alt(html, rel)]
+        problems += [
+            f"{rel}: alt のない画像 {src}" for src in images_without_alt(html, rel)
+        ]
         problems += [f"{rel}: {p}" for p in heading_problems(html, rel)]
         if language(html, rel) != "ja":
             problems.append(f'{rel}: <html lang="ja"> がない')
