@@ -14,6 +14,7 @@ COCO で学習済みの Faster R-CNN (:func:`load_faster_rcnn`) を使う。
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -124,12 +125,10 @@ def batched_nms(
         - boxes (Tensor[N, 4]), scores (Tensor[N]), labels (Tensor[N])
         - 戻り値 (Tensor[K], int64): 残した添字、スコアの高い順。
     """
-    keep = [
-        torch.nonzero(labels == c).flatten()[
-            nms(boxes[labels == c], scores[labels == c], iou_threshold)
-        ]
-        for c in torch.unique(labels)
-    ]
+    keep: list[Tensor] = []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()  # このクラスの箱の添字
+        keep.append(idx[nms(boxes[idx], scores[idx], iou_threshold)])
     if not keep:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     kept = torch.cat(keep)
@@ -439,8 +438,8 @@ def encode_targets(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """正解の箱を格子の教師信号に変換する (箱の中心が入るセルが担当)。
 
-    同じセルに中心が 2 つ入ったときは後の箱が残る
-    (:func:`make_scenes` の図形は重ならないので起きない)。
+    同じセルに中心が 2 つ入ったときは後の箱が残る (``size=64`` の
+    :func:`make_scenes` では、図形が重ならず一辺が 12 以上なので起きない)。
 
     Returns:
         ``(objectness, boxes, labels)``。``boxes`` は
@@ -649,8 +648,6 @@ def quick_detector_experiment(
         (クラス名 → AP@0.5)、``map75`` (mAP@0.75)、``seconds`` (学習時間)、
         ``test_images``、``test_targets``、``test_preds`` を持つ辞書。
     """
-    import time
-
     train_images, train_targets = make_scenes(n_train, seed=seed)
     test_images, test_targets = make_scenes(n_test, seed=seed + 1)
     torch.manual_seed(seed)
@@ -717,7 +714,9 @@ def draw_detections(
     )
     if array.ndim == 3 and array.shape[0] == 3:
         array = array.transpose(1, 2, 0)  # (H, W, 3)
-    ax.imshow(np.clip(array, 0, 1))
+    H, W = array.shape[:2]
+    # 画素 (i, j) が [j, j+1] x [i, i+1] を占めるように置く (箱の座標と同じ)
+    ax.imshow(np.clip(array, 0, 1), extent=(0, W, H, 0))
     colors = ("tab:red", "tab:cyan", "tab:orange", "tab:green", "tab:purple")
     for k, (box, label) in enumerate(
         zip(boxes.tolist(), labels.tolist(), strict=True)
