@@ -311,7 +311,8 @@ def conv2d_input_grad_by_flip(
     )  # (N, FN, HD+2FH-2, WD+2FW-2)
     # (3) 180° 回転し、入力と出力のチャネルを入れ替えたフィルタ
     W_rot = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, FN, FH, FW)
-    dxp = conv2d(dilated, np.ascontiguousarray(W_rot))  # (N, C, HP', WP')
+    # パディングした入力に関する勾配 (右下の余りの行・列を除く)
+    dxp = conv2d(dilated, np.ascontiguousarray(W_rot))  # (N, C, ., .)
     if input_size is None:
         input_size = (dxp.shape[2] - 2 * pad, dxp.shape[3] - 2 * pad)
     H, W_ = input_size
@@ -472,6 +473,9 @@ class Conv2d(_ConvBase):
         \frac{\partial L}{\partial b} = \Delta \mathbf{1}
 
     :math:`\partial L/\partial X_\mathrm{col}` は ``col2im`` で画素に戻す。
+
+    列の行列 (と逆伝播の ``dcol``) は大きいので、入力の形が前回と同じなら
+    同じ配列を使い回す。返す ``out`` と ``dx`` は毎回新しい配列である。
 
     Args:
         W: フィルタの初期値 (コピーして持つ。float32 ならそのまま)。
