@@ -31,7 +31,9 @@ from dlbook.detection import (
 
 
 def random_boxes(
-    n: int, seed: int, dtype: torch.dtype = torch.float32
+    n: int,
+    seed: int,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     xy = torch.rand(n, 2, generator=g, dtype=dtype) * 100
@@ -90,7 +92,7 @@ class TestNms:
 
     def test_disjoint_boxes_all_kept_in_score_order(self):
         boxes = torch.tensor(
-            [[0.0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 50, 10]]
+            [[0.0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 50, 10]],
         )
         scores = torch.tensor([0.3, 0.8, 0.5])
         assert nms(boxes, scores, 0.1).tolist() == [1, 2, 0]
@@ -101,9 +103,8 @@ class TestNms:
         scores = torch.rand(300, generator=g)
         labels = torch.randint(0, 4, (300,), generator=g)
         expected = torchvision.ops.batched_nms(boxes, scores, labels, 0.4)
-        torch.testing.assert_close(
-            batched_nms(boxes, scores, labels, 0.4), expected
-        )
+        actual = batched_nms(boxes, scores, labels, 0.4)
+        torch.testing.assert_close(actual, expected)
         empty = batched_nms(
             torch.zeros(0, 4),
             torch.zeros(0),
@@ -234,7 +235,7 @@ class TestScenes:
         assert torch.equal(a, b) and not torch.equal(a, c)
         assert all(
             torch.equal(x["boxes"], y["boxes"])
-            for x, y in zip(ta, tb, strict=True)
+            for x, y in zip(ta, tb, strict=True)  # 画像ごと
         )
 
     def test_object_is_drawn_inside_its_box(self):

@@ -75,10 +75,9 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
             raise ValueError("箱は x1 <= x2, y1 <= y2 の xyxy 形式が必要です")
     area1 = box_area(boxes1)  # (N,)
     area2 = box_area(boxes2)  # (M,)
-    top_left = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])  # (N, M, 2)
-    bottom_right = torch.min(
-        boxes1[:, None, 2:], boxes2[None, :, 2:]
-    )  # (N, M, 2)
+    # 共通部分の左上と右下の角
+    top_left = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    bottom_right = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
     wh = (bottom_right - top_left).clamp(min=0)  # 重ならなければ 0
     inter = wh[..., 0] * wh[..., 1]  # (N, M)
     union = area1[:, None] + area2[None, :] - inter  # (N, M)
@@ -192,7 +191,9 @@ def precision_recall(
 
 
 def average_precision(
-    scores: np.ndarray, is_tp: np.ndarray, n_gt: int
+    scores: np.ndarray,
+    is_tp: np.ndarray,
+    n_gt: int,
 ) -> float:
     r"""1 クラスの平均適合率 (average precision, AP)。COCO 式の 101 点補間。
 
@@ -304,7 +305,12 @@ def mean_average_precision(
 
 # ------------------------------------------------------------- 生成シーン
 def _shape_mask(
-    label: int, x0: int, y0: int, w: int, h: int, size: int
+    label: int,
+    x0: int,
+    y0: int,
+    w: int,
+    h: int,
+    size: int,
 ) -> np.ndarray:
     """図形 ``label`` を箱 ``(x0, y0, x0 + w, y0 + h)`` に内接させたマスク。"""
     yy, xx = np.mgrid[0:size, 0:size] + 0.5  # 画素の中心 (H, W)
@@ -378,11 +384,10 @@ def make_scenes(
             labels.append(label)
         image += rng.normal(0.0, noise, image.shape)
         images[i] = np.clip(image, 0.0, 1.0)
+        box_tensor = torch.tensor(boxes, dtype=torch.float32)
         targets.append(
             {
-                "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(
-                    -1, 4
-                ),
+                "boxes": box_tensor.reshape(-1, 4),  # 空でも (0, 4)
                 "labels": torch.tensor(labels, dtype=torch.int64),
             }
         )
@@ -496,9 +501,8 @@ def detection_loss(
     obj_loss = F.binary_cross_entropy_with_logits(out[:, 0], obj_t)
     if not positive.any():
         return obj_loss
-    box_pred = torch.sigmoid(out[:, 1:5]).permute(0, 2, 3, 1)[
-        positive
-    ]  # (P, 4)
+    box_pred = torch.sigmoid(out[:, 1:5]).permute(0, 2, 3, 1)  # (N, S, S, 4)
+    box_pred = box_pred[positive]  # (P, 4)
     box_loss = F.l1_loss(box_pred, box_t.permute(0, 2, 3, 1)[positive])
     cls_logits = out[:, 5:].permute(0, 2, 3, 1)[positive]  # (P, C)
     cls_loss = F.cross_entropy(cls_logits, label_t[positive])
@@ -540,9 +544,8 @@ def decode(
     cx = (cols + t[:, 0]) * stride  # (N, S, S)
     cy = (rows + t[:, 1]) * stride
     w, h = t[:, 2] * image_size, t[:, 3] * image_size
-    boxes = torch.stack(
-        [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1
-    )
+    x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    boxes = torch.stack([x1, y1, x2, y2], dim=-1)
     boxes = boxes.clamp(0, image_size)  # (N, S, S, 4)
     results: list[Detection] = []
     for n in range(N):
@@ -550,7 +553,7 @@ def decode(
         b, s, c = boxes[n][keep], scores[n][keep], labels[n][keep]
         kept = batched_nms(b, s, c, iou_threshold)[:max_detections]
         results.append(
-            {"boxes": b[kept], "scores": s[kept], "labels": c[kept]}
+            {"boxes": b[kept], "scores": s[kept], "labels": c[kept]},
         )
     return results
 
@@ -664,13 +667,12 @@ def quick_detector_experiment(
     seconds = time.perf_counter() - start
     preds = predict(model, test_images, device=device)
     per_class = average_precision_per_class(preds, test_targets, 0.5)
+    ap50 = {SHAPE_CLASSES[c]: ap for c, ap in per_class.items()}
     return {
         "model": model,
         "history": history,
         "map50": float(np.mean(list(per_class.values()))),
-        "ap50_per_class": {
-            SHAPE_CLASSES[c]: ap for c, ap in per_class.items()
-        },
+        "ap50_per_class": ap50,
         "map75": mean_average_precision(preds, test_targets, 0.75),
         "seconds": seconds,
         "test_images": test_images,
@@ -709,18 +711,17 @@ def draw_detections(
     if ax is None:
         fig = Figure(figsize=(3.2, 3.2), layout="constrained")
         ax = fig.add_subplot()
-    array = (
-        image.detach().cpu().numpy() if isinstance(image, Tensor) else image
-    )
+    if isinstance(image, Tensor):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
     if array.ndim == 3 and array.shape[0] == 3:
         array = array.transpose(1, 2, 0)  # (H, W, 3)
     H, W = array.shape[:2]
     # 画素 (i, j) が [j, j+1] x [i, i+1] を占めるように置く (箱の座標と同じ)
     ax.imshow(np.clip(array, 0, 1), extent=(0, W, H, 0))
     colors = ("tab:red", "tab:cyan", "tab:orange", "tab:green", "tab:purple")
-    for k, (box, label) in enumerate(
-        zip(boxes.tolist(), labels.tolist(), strict=True)
-    ):
+    pairs = zip(boxes.tolist(), labels.tolist(), strict=True)
+    for k, (box, label) in enumerate(pairs):
         x1, y1, x2, y2 = box
         color = colors[int(label) % len(colors)]
         ax.add_patch(
@@ -847,7 +848,6 @@ def detect(
     results: list[Detection] = []
     for out in outputs:
         keep = out["scores"] >= score_threshold
-        results.append(
-            {k: out[k][keep].cpu() for k in ("boxes", "scores", "labels")}
-        )
+        keys = ("boxes", "scores", "labels")
+        results.append({k: out[k][keep].cpu() for k in keys})
     return results

@@ -59,12 +59,14 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(
         p.numel()
         for p in model.parameters()
-        if p.requires_grad or not trainable_only
+        if p.requires_grad or not trainable_only  # 凍結したものを数えるか
     )
 
 
 def replace_head(
-    model: nn.Module, n_classes: int, head: str = "fc"
+    model: nn.Module,
+    n_classes: int,
+    head: str = "fc",
 ) -> nn.Module:
     r"""出力層 ``model.<head>`` を ``n_classes`` 出力の新しい全結合層に替える。
 
@@ -204,7 +206,9 @@ def accuracy(
 
 # -------------------------------------------------- quick: digits で転移学習
 def digits_split(
-    n_per_class: int, *, seed: int
+    n_per_class: int,
+    *,
+    seed: int,
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """sklearn digits を「事前学習用 (0〜4)」と「転移先 (5〜9)」に分ける。
 
@@ -318,14 +322,13 @@ def digits_transfer_experiment(
                 runs[method].append(acc)
         for m in methods:
             results[m].append(runs[m])
+    # 方法ごとに、n ごとの repeats 回の平均と標準偏差
+    mean = {m: [float(np.mean(a)) for a in results[m]] for m in methods}
+    std = {m: [float(np.std(a)) for a in results[m]] for m in methods}
     return {
         "pretrain_accuracy": pretrain_acc,
         "n_per_class": list(n_per_class),
-        "accuracy": {
-            m: [float(np.mean(a)) for a in results[m]] for m in methods
-        },
-        "accuracy_std": {
-            m: [float(np.std(a)) for a in results[m]] for m in methods
-        },
+        "accuracy": mean,
+        "accuracy_std": std,
         "seconds": time.perf_counter() - start,
     }
