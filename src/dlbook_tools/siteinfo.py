@@ -1,0 +1,97 @@
+"""サイトに、どのビルドから作られたかを示す (Sphinx 拡張)。
+
+- すべてのページのフッターに、版・コミット・ビルド状況のページ・PDF 版へのリンク
+  (sphinx-book-theme の ``extra_footer`` をページごとの相対リンクで埋める)。
+- 表紙 (root の文書) の見出しの直後に、本全体の PDF へのリンク。
+- ビルド状況のページ (``dlbook_status_doc``) はビルドのたびに読み直す
+  (ページ自身は ``mystnb: execution_mode: force`` で毎回実行される)。
+
+値はすべて :mod:`dlbook_tools.buildinfo` から取る。
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+from dlbook_tools import buildinfo
+
+PDF_NAME = "dlbook.pdf"
+
+
+def _rel(app: Sphinx, pagename: str, target: str) -> str:
+    base = posixpath.dirname(app.builder.get_target_uri(pagename)) or "."
+    return posixpath.relpath(target, base)
+
+
+def footer_html(app: Sphinx, pagename: str) -> str:
+    root = Path(app.srcdir)
+    sha = buildinfo.commit(root)
+    version = html.escape(buildinfo.version(root))
+    repo = buildinfo.repo_url(root)
+    parts = [f'版 <span class="dlbook-version">{version}</span>']
+    if sha != "unknown":
+        parts.append(
+            f'コミット <a class="dlbook-commit" href="{repo}/commit/{sha}">'
+            f"<code>{sha[:12]}</code></a>"
+        )
+    status = app.config.dlbook_status_doc
+    if status in app.env.found_docs:
+        uri = _rel(app, pagename, app.builder.get_target_uri(status))
+        parts.append(f'<a href="{uri}">ビルド状況</a>')
+    parts.append(f'<a href="{_rel(app, pagename, PDF_NAME)}">PDF 版</a>')
+    return '<p class="dlbook-buildinfo">' + " ・ ".join(parts) + "</p>"
+
+
+def set_footer(
+    app: Sphinx,
+    pagename: str,
+    templatename: str,
+    context: dict[str, Any],
+    doctree: nodes.Node | None,
+) -> None:
+    context["theme_extra_footer"] = footer_html(app, pagename)
+    context["dlbook_version"] = buildinfo.version(Path(app.srcdir))
+    context["dlbook_commit"] = buildinfo.commit(Path(app.srcdir))
+
+
+def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """表紙の見出しの直後に「本全体の PDF」を置く。"""
+    if app.builder.format != "html" or docname != app.config.root_doc:
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    index = next(
+        (i + 1 for i, c in enumerate(section.children) if isinstance(c, nodes.title)), 0
+    )
+    para = nodes.paragraph(classes=["dlbook-pdf"])
+    para += nodes.Text("本全体を 1 つの PDF で読む・印刷する: ")
+    uri = _rel(app, docname, PDF_NAME)
+    para += nodes.reference(PDF_NAME, PDF_NAME, refuri=uri, internal=False)
+    section.insert(index, para)
+
+
+def always_reread_status(
+    app: Sphinx,
+    env: BuildEnvironment,
+    added: set[str],
+    changed: set[str],
+    removed: set[str],
+) -> list[str]:
+    status = app.config.dlbook_status_doc
+    return [status] if status in env.found_docs and status not in added else []
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("dlbook_status_doc", "book/build_status", "env")
+    app.connect("env-get-outdated", always_reread_status)
+    app.connect("doctree-resolved", add_pdf_link)
+    app.connect("html-page-context", set_footer)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
