@@ -26,7 +26,9 @@ def _conv(c_in: int, c_out: int, k: int) -> int:
 
 class TestMLP:
     @pytest.mark.parametrize(
-        "shape", [(5, 1, 28, 28), (5, 784)], ids=["image", "flat"]
+        "shape",
+        [(5, 1, 28, 28), (5, 784)],
+        ids=["image", "flat"],
     )
     def test_output_shape(self, shape: tuple[int, ...]) -> None:
         net = MLP(784, 128, 10)

@@ -53,18 +53,15 @@ class TestFont:
         assert title is not None and title.get_text() == "学習曲線"
         path = font_manager.findfont(title.get_fontproperties())
         assert path.rsplit("/", 1)[-1].lower().startswith(CJK_FONTS)
-        assert all(
-            name.lower().startswith(CJK_FONTS)
-            for name in plot.figure_fonts(fig)
-        )
+        fonts = plot.figure_fonts(fig)
+        assert all(name.lower().startswith(CJK_FONTS) for name in fonts)
 
     def test_glyphs_exist_for_japanese(self) -> None:
         # フォントに「損失」などの字形がある (豆腐にならない)
         from matplotlib.ft2font import FT2Font
 
-        prop = font_manager.FontProperties(
-            family=matplotlib.rcParams["font.family"]
-        )
+        family = matplotlib.rcParams["font.family"]
+        prop = font_manager.FontProperties(family=family)
         font = FT2Font(font_manager.findfont(prop))
         for ch in "損失正解率エポック混同行列予測":
             assert font.get_char_index(ord(ch)) != 0, ch
@@ -79,7 +76,8 @@ class TestFigures:
         assert not plt.get_fignums()  # pyplot に登録しない (自動表示なし)
 
     @pytest.mark.parametrize(
-        "shape", [(6, 3, 32, 32), (6, 1, 28, 28), (6, 8, 8)]
+        "shape",
+        [(6, 3, 32, 32), (6, 1, 28, 28), (6, 8, 8)],
     )
     def test_show_images(self, shape: tuple[int, ...]) -> None:
         images = torch.rand(shape, generator=torch.Generator().manual_seed(0))

@@ -350,10 +350,8 @@ def _load_mnist_real(
             try:
                 reader(str(path))
             except Exception:
-                raise DatasetUnavailableError(
-                    f"MNIST のファイル {path} がない、または壊れています: "
-                    f"{err}"
-                ) from err
+                msg = f"MNIST のファイル {path} がない、または壊れています"
+                raise DatasetUnavailableError(f"{msg}: {err}") from err
         raise DatasetUnavailableError(
             f"MNIST を {raw} から読み込めません: {err}"
         ) from err
@@ -473,7 +471,7 @@ def _load_cifar10_real(
     root: Path, download: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     from torchvision.datasets import CIFAR10
-    from torchvision.datasets.utils import check_integrity
+    from torchvision.datasets.utils import check_integrity as md5_ok
 
     folder = root / CIFAR10.base_folder
     files = [
@@ -492,9 +490,7 @@ def _load_cifar10_real(
         train = CIFAR10(str(root), train=True, download=download)
         test = CIFAR10(str(root), train=False, download=False)
     except Exception as err:
-        bad = [
-            f for f, md5 in files if not check_integrity(str(folder / f), md5)
-        ]
+        bad = [f for f, md5 in files if not md5_ok(str(folder / f), md5)]
         if bad:
             raise DatasetUnavailableError(
                 f"CIFAR-10 のファイル {folder / bad[0]} がない、または壊れて"
@@ -513,7 +509,10 @@ def _load_cifar10_real(
 
 
 def _sd_shape(
-    label: int, u: np.ndarray, v: np.ndarray, R: np.ndarray
+    label: int,
+    u: np.ndarray,
+    v: np.ndarray,
+    R: np.ndarray,
 ) -> np.ndarray:
     """図形 ``label`` の符号付き距離 (内側が負)。
 
@@ -622,9 +621,8 @@ def make_shapes10(
         # 前景と背景が近すぎるときは前景を反対側へ押しやる
         diff = fg - bg
         close = np.abs(diff).max(axis=1, keepdims=True) < 0.35
-        fg = np.where(
-            close, np.clip(bg + np.sign(diff + 1e-6) * 0.45, 0, 1), fg
-        )
+        pushed = np.clip(bg + np.sign(diff + 1e-6) * 0.45, 0, 1)
+        fg = np.where(close, pushed, fg)
         # 背景の濃淡 (ランダムな向きの傾き)
         phi = rng.uniform(0, 2 * np.pi, size=(m, 1, 1))
         ramp = 0.15 * (np.cos(phi) * xx + np.sin(phi) * yy)  # (m, H, W)

@@ -238,11 +238,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
         model: モデル。
         trainable_only: ``True`` なら ``requires_grad`` のものだけ数える。
     """
-    return sum(
-        p.numel()
-        for p in model.parameters()
-        if p.requires_grad or not trainable_only
-    )
+    total = 0
+    for p in model.parameters():
+        if p.requires_grad or not trainable_only:
+            total += p.numel()
+    return total
 
 
 def layer_shapes(

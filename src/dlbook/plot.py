@@ -80,7 +80,9 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 
 
 def _image_axes(
-    fig: Figure, n: int, ncols: int
+    fig: Figure,
+    n: int,
+    ncols: int,
 ) -> tuple[list[Axes], int, int]:
     nrows, ncols = _grid(n, ncols)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
@@ -127,7 +129,7 @@ def _as_hwc(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     if img.ndim == 3 and img.shape[0] == 3:
         return np.clip(img.transpose(1, 2, 0), 0.0, 1.0), None  # (H, W, 3)
     raise ValueError(
-        f"画像は (C, H, W) (C = 1, 3) か (H, W) の形です: {img.shape}"
+        f"画像は (C, H, W) (C = 1, 3) か (H, W) の形です: {img.shape}",
     )
 
 
@@ -209,7 +211,7 @@ def plot_confusion_matrix(
     K = len(classes)
     if mat.shape != (K, K):
         raise ValueError(
-            f"混同行列の形 {mat.shape} がクラス数 {K} と合いません"
+            f"混同行列の形 {mat.shape} がクラス数 {K} と合いません",
         )
     if normalize:
         rows = mat.sum(axis=1, keepdims=True)  # (K, 1)

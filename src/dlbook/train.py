@@ -205,7 +205,11 @@ def fit(
         t0 = time.perf_counter()
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         loss, acc = train_epoch(
-            model, train_loader, optimizer, loss_fn, device
+            model,
+            train_loader,
+            optimizer,
+            loss_fn,
+            device,
         )
         history.train_loss.append(loss)
         history.train_acc.append(acc)
@@ -300,8 +304,7 @@ def confusion_matrix(
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape:
         raise ValueError(
-            f"y_true と y_pred の形が違います: {y_true.shape} と "
-            f"{y_pred.shape}"
+            f"y_true {y_true.shape} と y_pred {y_pred.shape} の形が違います",
         )
     for arr in (y_true, y_pred):
         if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
