@@ -120,3 +120,16 @@ def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
     proc = _build(book)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "VALUE = 'B'" in page.read_text()
+
+
+@pytest.mark.slow
+def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
+    body = ("# 章\n\n## 節\n\n細胞体で足し合わせ、\nその総量が閾値を超えると\n"
+            "Rosenblatt の\nパーセプトロン\n\n```python\n改行は\nそのまま\n```\n")
+    book = _mini_book(tmp_path, body)
+    assert _build(book).returncode == 0
+    html = (book / "_build" / "html" / "book" / "ch04_nn_basics.html").read_text()
+    assert "足し合わせ、その総量が閾値を超えると\nRosenblatt の" in html \
+        or "足し合わせ、その総量が閾値を超えると Rosenblatt の" in html
+    assert "のパーセプトロン" in html
+    assert "改行は</span>\n" in html  # コードの改行は残る

@@ -19,6 +19,7 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -147,9 +148,57 @@ def add_katex_assets(app: Sphinx) -> None:
         app.config.html_static_path.append(str(root))
 
 
+# ---------------------------------------------------------------- 日本語の改行
+
+
+CJK = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+CJK_BREAK = re.compile(rf"(?<=[{CJK}])[ \t]*\n[ \t]*(?=[{CJK}])")
+SKIP_TEXT = (nodes.literal, nodes.literal_block, nodes.math, nodes.math_block,
+             nodes.raw, nodes.comment)
+
+
+class JoinJapaneseLines(SphinxTransform):
+    """原稿の改行を、日本語の文字どうしの間では空白にせず詰める。
+
+    HTML は段落内の改行を空白として表示するので、
+    「足し合わせ、\nその」が「足し合わせ、 その」になってしまう。
+    英字の前後の改行は空白のまま残す。
+    """
+
+    default_priority = 400
+
+    def apply(self, **kwargs: Any) -> None:
+        for text in list(self.document.findall(nodes.Text)):
+            parent = text.parent
+            if parent is None or "\n" not in text or any(
+                isinstance(a, SKIP_TEXT) for a in _ancestors(parent)
+            ):
+                continue
+            # MyST は改行 (softbreak) を独立した Text にするので、前後の兄弟も見る
+            # Text は str なので parent.index() は等しい別のノードを返しうる
+            index = next(i for i, c in enumerate(parent.children) if c is text)
+            before = parent[index - 1].astext()[-1:] if index > 0 else ""
+            after_node = parent[index + 1] if index + 1 < len(parent) else None
+            after = after_node.astext()[:1] if after_node is not None else ""
+            context = f"{before or ' '}{text}{after or ' '}"
+            joined = CJK_BREAK.sub("", context)[1:-1]
+            if joined != str(text):
+                parent.children[index] = nodes.Text(joined)
+                parent.children[index].parent = parent
+
+
+def _ancestors(node: nodes.Node) -> list[nodes.Node]:
+    chain = []
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    return chain
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_chapter_offset", 3, "env")
     app.add_config_value("dlbook_src_dir", "src/dlbook", "env")
+    app.add_transform(JoinJapaneseLines)
     app.connect("env-get-outdated", check_src_changed)
     app.connect("env-get-updated", offset_numbers, priority=900)
     app.connect("html-page-context", check_katex_errors)
