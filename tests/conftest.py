@@ -2,7 +2,7 @@
 
 - ``site`` 印のテストは、セッションで 1 度だけ本とスライドをビルドし
   (quick プロファイル、実行キャッシュあり)、localhost の静的サーバで配信する。
-- ブラウザは Debian の Chromium を Playwright で動かす (ブラウザのダウンロードはしない)。
+- ブラウザは Debian の Chromium を Playwright で動かす (ダウンロードはしない)。
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def built_site() -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -34,7 +34,8 @@ HEADER = textwrap.dedent("""\
 def _mini_book(tmp: Path, body: str) -> Path:
     """1 章だけの本を tmp に作る。章の本文は ``body``。"""
     shutil.copy(ROOT / "_config.yml", tmp / "_config.yml")
-    (tmp / "_toc.yml").write_text(textwrap.dedent("""\
+    (tmp / "_toc.yml").write_text(
+        textwrap.dedent("""\
         format: jb-book
         root: book/index
         parts:
@@ -42,7 +43,8 @@ def _mini_book(tmp: Path, body: str) -> Path:
             numbered: true
             chapters:
               - file: book/ch04_nn_basics
-        """))
+        """)
+    )
     (tmp / "book").mkdir()
     (tmp / "book" / "index.md").write_text("# 索引\n\n```{tableofcontents}\n```\n")
     (tmp / "book" / "references.bib").write_text("")
@@ -59,31 +61,42 @@ def _build(book: Path) -> subprocess.CompletedProcess[str]:
         "from dlbook_tools.build import run_jupyter_book; "
         f"sys.exit(run_jupyter_book(Path({str(book)!r})))"
     )
-    return subprocess.run([sys.executable, "-c", code], cwd=book,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=book,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_code_cells_are_located_by_line() -> None:
-    md = "# t\n\n```{code-cell} ipython3\n:tags: [x]\nprint(1)\n```\n\n" \
-         "````{code-cell} ipython3\n1 / 0\n````\n"
+    md = (
+        "# t\n\n```{code-cell} ipython3\n:tags: [x]\nprint(1)\n```\n\n"
+        "````{code-cell} ipython3\n1 / 0\n````\n"
+    )
     assert _code_cells(md) == [(3, "print(1)"), (8, "1 / 0")]
 
 
 def test_find_cell_failures_parses_the_log(tmp_path: Path) -> None:
     md = tmp_path / "ch.md"
     md.write_text("# t\n\n```{code-cell} ipython3\nx = 1\n1 / 0\n```\n")
-    log = (f"myst_nb.core.execute.base.ExecutionError: {md}\n"
-           "nbclient.exceptions.CellExecutionError: An error occurred while "
-           "executing the following cell:\n------------------\nx = 1\n1 / 0\n"
-           "------------------\n\n\nZeroDivisionError: division by zero\n")
+    log = (
+        f"myst_nb.core.execute.base.ExecutionError: {md}\n"
+        "nbclient.exceptions.CellExecutionError: An error occurred while "
+        "executing the following cell:\n------------------\nx = 1\n1 / 0\n"
+        "------------------\n\n\nZeroDivisionError: division by zero\n"
+    )
     [failure] = find_cell_failures(log, tmp_path)
     assert failure == CellFailure("ch.md", 1, 3, "ZeroDivisionError: division by zero")
 
 
 @pytest.mark.slow
 def test_broken_cell_fails_the_build_naming_file_and_cell(tmp_path: Path) -> None:
-    body = ("# 章\n\n## 節\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
-            "```{code-cell} ipython3\nraise ValueError('わざと壊したセル')\n```\n")
+    body = (
+        "# 章\n\n## 節\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+        "```{code-cell} ipython3\nraise ValueError('わざと壊したセル')\n```\n"
+    )
     book = _mini_book(tmp_path, body)
     proc = _build(book)
     assert proc.returncode != 0
@@ -109,8 +122,10 @@ def test_katex_error_fails_the_build(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
-    body = ("# 章\n\n## 節\n\n```{code-cell} ipython3\n"
-            "print(open('../src/dlbook/marker.py').read())\n```\n")
+    body = (
+        "# 章\n\n## 節\n\n```{code-cell} ipython3\n"
+        "print(open('../src/dlbook/marker.py').read())\n```\n"
+    )
     book = _mini_book(tmp_path, body)
     page = book / "_build" / "html" / "book" / "ch04_nn_basics.html"
     assert _build(book).returncode == 0
@@ -124,12 +139,16 @@ def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
-    body = ("# 章\n\n## 節\n\n細胞体で足し合わせ、\nその総量が閾値を超えると\n"
-            "Rosenblatt の\nパーセプトロン\n\n```python\n改行は\nそのまま\n```\n")
+    body = (
+        "# 章\n\n## 節\n\n細胞体で足し合わせ、\nその総量が閾値を超えると\n"
+        "Rosenblatt の\nパーセプトロン\n\n```python\n改行は\nそのまま\n```\n"
+    )
     book = _mini_book(tmp_path, body)
     assert _build(book).returncode == 0
     html = (book / "_build" / "html" / "book" / "ch04_nn_basics.html").read_text()
-    assert "足し合わせ、その総量が閾値を超えると\nRosenblatt の" in html \
+    assert (
+        "足し合わせ、その総量が閾値を超えると\nRosenblatt の" in html
         or "足し合わせ、その総量が閾値を超えると Rosenblatt の" in html
+    )
     assert "のパーセプトロン" in html
     assert "改行は</span>\n" in html  # コードの改行は残る

@@ -55,9 +55,18 @@ class TestFitNumpy:
     def test_history_and_log(self) -> None:
         X, t = _blobs(2)
         lines: list[str] = []
-        hist = fit_numpy(_net(2), SGD(lr=0.1), X, t, epochs=3, batch_size=32,
-                         rng=np.random.default_rng(2), X_val=X[:30],
-                         t_val=t[:30], log=lines.append)
+        hist = fit_numpy(
+            _net(2),
+            SGD(lr=0.1),
+            X,
+            t,
+            epochs=3,
+            batch_size=32,
+            rng=np.random.default_rng(2),
+            X_val=X[:30],
+            t_val=t[:30],
+            log=lines.append,
+        )
         assert len(hist.train_loss) == len(hist.val_acc) == len(lines) == 3
         assert hist.lr == [0.1, 0.1, 0.1]
         assert lines[0].startswith("epoch   1/3")
@@ -66,8 +75,16 @@ class TestFitNumpy:
     def test_same_seed_same_history(self) -> None:
         X, t = _blobs(3)
         runs = [
-            fit_numpy(_net(3), SGD(lr=0.05), X, t, epochs=2, batch_size=10,
-                      rng=np.random.default_rng(7), log=None)
+            fit_numpy(
+                _net(3),
+                SGD(lr=0.05),
+                X,
+                t,
+                epochs=2,
+                batch_size=10,
+                rng=np.random.default_rng(7),
+                log=None,
+            )
             for _ in range(2)
         ]
         assert runs[0].train_loss == runs[1].train_loss
@@ -79,4 +96,5 @@ class TestFitNumpy:
         loss, acc = evaluate(net, X, t)
         assert loss == pytest.approx(net.loss(X, t, train=False))
         assert acc == pytest.approx(
-            float(np.mean(np.argmax(net.predict(X), axis=1) == t)))
+            float(np.mean(np.argmax(net.predict(X), axis=1) == t))
+        )

@@ -67,16 +67,22 @@ def test_pages_load_without_errors_or_external_requests(
         failed: list[str] = []
         page.on(
             "requestfailed",
-            lambda req, f=failed, ext=external: req.url not in ext
-            and f.append(req.url),
+            lambda req, f=failed, ext=external: (
+                req.url not in ext and f.append(req.url)
+            ),
         )
         page.goto(f"{site_url}/{rel}", wait_until="networkidle")
         broken_imgs = page.eval_on_selector_all(
-            "img", "els => els.filter(i => !i.complete || i.naturalWidth === 0)"
-            ".map(i => i.src)"
+            "img",
+            "els => els.filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.src)",
         )
-        for kind, items in (("console", errors), ("external", external),
-                            ("failed", failed), ("image", broken_imgs)):
+        for kind, items in (
+            ("console", errors),
+            ("external", external),
+            ("failed", failed),
+            ("image", broken_imgs),
+        ):
             problems += [f"{rel}: {kind}: {x}" for x in items]
         page.close()
     context.close()

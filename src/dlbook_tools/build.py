@@ -76,8 +76,11 @@ def find_cell_failures(log: str, root: Path = ROOT) -> list[CellFailure]:
         src = m.group("src").strip()
         tb_lines = [ln for ln in m.group("tb").splitlines() if ln.strip()]
         error = next(
-            (ln.strip() for ln in reversed(tb_lines)
-             if re.match(r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip())),
+            (
+                ln.strip()
+                for ln in reversed(tb_lines)
+                if re.match(r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip())
+            ),
             tb_lines[-1].strip() if tb_lines else "不明なエラー",
         )
         cell = line = None
@@ -95,13 +98,14 @@ def find_cell_failures(log: str, root: Path = ROOT) -> list[CellFailure]:
 
 
 def run_jupyter_book(root: Path = ROOT, extra: list[str] | None = None) -> int:
-    """``jupyter-book build`` を走らせ、失敗したセルがあれば要約して終了コードを返す。"""
+    """``jupyter-book build`` を走らせ、失敗したセルを要約して終了コードを返す。"""
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), *JB_FLAGS, *(extra or [])]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert proc.stdout is not None
     chunks = []
     for line in proc.stdout:

@@ -43,17 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     preview_toc = {
         "format": "jb-book",
         "root": toc["root"],
-        "parts": [{"caption": "プレビュー", "numbered": True,
-                   "chapters": [{"file": docname}]}],
+        "parts": [
+            {"caption": "プレビュー", "numbered": True, "chapters": [{"file": docname}]}
+        ],
     }
     (out / "_toc.yml").write_text(yaml.safe_dump(preview_toc, allow_unicode=True))
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["cache"] = str(out / ".jupyter_cache")
     config["sphinx"]["config"]["dlbook_chapter_offset"] = number - 1
     (out / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
-    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
-           "--toc", str(out / "_toc.yml"), "--config", str(out / "_config.yml"),
-           "--path-output", str(out), "-W", "-n", "--keep-going"]
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(ROOT),
+        "--toc",
+        str(out / "_toc.yml"),
+        "--config",
+        str(out / "_config.yml"),
+        "--path-output",
+        str(out),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     print(" ".join(cmd), flush=True)
     code = subprocess.call(cmd, cwd=ROOT)
     print(f"\nプレビュー: {out / '_build' / 'html' / (docname + '.html')}")

@@ -21,17 +21,20 @@ CONF_DIR = ROOT / "_build" / "serve"
 def write_conf() -> Path:
     """``jupyter-book config sphinx`` で conf.py を作り、_build/serve に移す。"""
     jb = Path(sys.executable).with_name("jupyter-book")
-    subprocess.run([str(jb), "config", "sphinx", str(ROOT)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(jb), "config", "sphinx", str(ROOT)], check=True, stdout=subprocess.DEVNULL
+    )
     CONF_DIR.mkdir(parents=True, exist_ok=True)
     target = CONF_DIR / "conf.py"
     shutil.move(ROOT / "conf.py", target)
     # sphinxcontrib-bibtex は bib ファイルを conf.py の場所から探す
     with target.open("a") as conf:
-        conf.write("\nimport os as _os\n"
-                   "bibtex_bibfiles = [_os.path.relpath(_os.path.join("
-                   f"{str(ROOT)!r}, f), {str(CONF_DIR)!r}) "
-                   "for f in bibtex_bibfiles]\n")
+        conf.write(
+            "\nimport os as _os\n"
+            "bibtex_bibfiles = [_os.path.relpath(_os.path.join("
+            f"{str(ROOT)!r}, f), {str(CONF_DIR)!r}) "
+            "for f in bibtex_bibfiles]\n"
+        )
     return target
 
 
@@ -43,13 +46,29 @@ def main(argv: list[str] | None = None) -> int:
     write_conf()
     autobuild = Path(sys.executable).with_name("sphinx-autobuild")
     cmd = [
-        str(autobuild), str(ROOT), str(ROOT / "_build" / "html"),
-        "-c", str(CONF_DIR), "--host", args.host, "--port", str(args.port),
-        "--watch", str(ROOT / "src" / "dlbook"),
-        "--ignore", "*/_build/*", "--ignore", "*/.venv/*",
-        "--ignore", "*/node_modules/*", "--ignore", "*/.git/*",
-        "-d", str(ROOT / "_build" / ".doctrees"),
-        "-n", "--keep-going",
+        str(autobuild),
+        str(ROOT),
+        str(ROOT / "_build" / "html"),
+        "-c",
+        str(CONF_DIR),
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--watch",
+        str(ROOT / "src" / "dlbook"),
+        "--ignore",
+        "*/_build/*",
+        "--ignore",
+        "*/.venv/*",
+        "--ignore",
+        "*/node_modules/*",
+        "--ignore",
+        "*/.git/*",
+        "-d",
+        str(ROOT / "_build" / ".doctrees"),
+        "-n",
+        "--keep-going",
     ]
     print("$", " ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=ROOT)

@@ -81,8 +81,13 @@ def _cache_dir(app: Sphinx) -> Path:
     return path
 
 
-def check_src_changed(app: Sphinx, env: BuildEnvironment, added: set[str],
-                      changed: set[str], removed: set[str]) -> list[str]:
+def check_src_changed(
+    app: Sphinx,
+    env: BuildEnvironment,
+    added: set[str],
+    changed: set[str],
+    removed: set[str],
+) -> list[str]:
     """``src/dlbook`` のハッシュが前回と違えば、キャッシュを捨てて全章を読み直す。"""
     src = Path(app.srcdir) / app.config.dlbook_src_dir
     if not src.is_dir():
@@ -109,8 +114,13 @@ def check_src_changed(app: Sphinx, env: BuildEnvironment, added: set[str],
 KATEX_ERROR_MARKERS = ("katex-error", 'mathcolor="#cc0000"')
 
 
-def check_katex_errors(app: Sphinx, pagename: str, templatename: str,
-                       context: dict[str, Any], doctree: nodes.Node | None) -> None:
+def check_katex_errors(
+    app: Sphinx,
+    pagename: str,
+    templatename: str,
+    context: dict[str, Any],
+    doctree: nodes.Node | None,
+) -> None:
     """KaTeX が描画できなかった式 (構文エラー・未定義マクロ) を警告にする。
 
     ``throwOnError: false`` の KaTeX は、構文エラーを ``katex-error`` で、
@@ -124,8 +134,13 @@ def check_katex_errors(app: Sphinx, pagename: str, templatename: str,
             tex = re.search(r'application/x-tex">(.*?)</annotation>', chunk, re.S)
             title = re.search(r'title="([^"]*)"', chunk)
             shown = (tex or title).group(1).strip() if (tex or title) else chunk[:120]
-            logger.warning("KaTeX が式を描画できません: %s", html.unescape(shown),
-                           location=pagename, type="dlbook", subtype="katex")
+            logger.warning(
+                "KaTeX が式を描画できません: %s",
+                html.unescape(shown),
+                location=pagename,
+                type="dlbook",
+                subtype="katex",
+            )
 
 
 def add_katex_assets(app: Sphinx) -> None:
@@ -153,8 +168,14 @@ def add_katex_assets(app: Sphinx) -> None:
 
 CJK = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
 CJK_BREAK = re.compile(rf"(?<=[{CJK}])[ \t]*\n[ \t]*(?=[{CJK}])")
-SKIP_TEXT = (nodes.literal, nodes.literal_block, nodes.math, nodes.math_block,
-             nodes.raw, nodes.comment)
+SKIP_TEXT = (
+    nodes.literal,
+    nodes.literal_block,
+    nodes.math,
+    nodes.math_block,
+    nodes.raw,
+    nodes.comment,
+)
 
 
 class JoinJapaneseLines(SphinxTransform):
@@ -170,8 +191,10 @@ class JoinJapaneseLines(SphinxTransform):
     def apply(self, **kwargs: Any) -> None:
         for text in list(self.document.findall(nodes.Text)):
             parent = text.parent
-            if parent is None or "\n" not in text or any(
-                isinstance(a, SKIP_TEXT) for a in _ancestors(parent)
+            if (
+                parent is None
+                or "\n" not in text
+                or any(isinstance(a, SKIP_TEXT) for a in _ancestors(parent))
             ):
                 continue
             # MyST は改行 (softbreak) を独立した Text にするので、前後の兄弟も見る
