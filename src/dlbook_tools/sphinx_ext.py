@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import re
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.directives.code import LiteralInclude
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
@@ -218,10 +221,78 @@ def _ancestors(node: nodes.Node) -> list[nodes.Node]:
     return chain
 
 
+# ---------------------------------------------------------------- literalinclude
+
+
+def docstring_free_lines(source: str, pyobject: str) -> str:
+    """``pyobject`` の中で docstring を除いた行範囲 (``:lines:`` の書式) を返す。
+
+    行番号は ``:pyobject:`` で切り出した範囲の中での 1 始まりの番号。
+    """
+    tree = ast.parse(source)
+    node: ast.AST = tree
+    for name in pyobject.split("."):
+        body = getattr(node, "body", [])
+        found = [
+            n
+            for n in body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and n.name == name
+        ]
+        if not found:
+            raise ValueError(f"{pyobject} が見つかりません")
+        node = found[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    doc = node.body[0]
+    is_doc = (
+        isinstance(doc, ast.Expr)
+        and isinstance(doc.value, ast.Constant)
+        and isinstance(doc.value.value, str)
+    )
+    if not is_doc or len(node.body) < 2:
+        return f"1-{node.end_lineno - first + 1}"
+    head_end = doc.lineno - first  # docstring の前の行 (def と引数)
+    rest = node.body[1].lineno - first + 1
+    # 本体の最初の文に付いたコメント行も残す
+    lines = source.splitlines()
+    while rest - 1 > doc.end_lineno - first + 1 and lines[first + rest - 3].strip():
+        rest -= 1
+    return f"1-{head_end},{rest}-"
+
+
+class DlbookLiteralInclude(LiteralInclude):
+    """``literalinclude`` に ``:no-docstring:`` を足したもの。
+
+    本文ですでに説明した docstring を省き、実装だけを見せる。行番号を手で
+    書く ``:lines:`` と違い、ソースが変わってもずれない。
+    """
+
+    option_spec = {**LiteralInclude.option_spec, "no-docstring": directives.flag}
+
+    def run(self) -> list[nodes.Node]:
+        if "no-docstring" in self.options:
+            if "pyobject" not in self.options or "lines" in self.options:
+                raise self.error(
+                    ":no-docstring: には :pyobject: が要り、:lines: とは併用できません"
+                )
+            _, path = self.env.relfn2path(self.arguments[0])
+            source = Path(path).read_text(encoding="utf-8")
+            try:
+                self.options["lines"] = docstring_free_lines(
+                    source, self.options["pyobject"]
+                )
+            except ValueError as exc:
+                raise self.error(str(exc)) from exc
+            del self.options["no-docstring"]
+        return super().run()
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_chapter_offset", 3, "env")
     app.add_config_value("dlbook_src_dir", "src/dlbook", "env")
     app.add_transform(JoinJapaneseLines)
+    app.add_directive("literalinclude", DlbookLiteralInclude, override=True)
     app.connect("env-get-outdated", check_src_changed)
     app.connect("env-get-updated", offset_numbers, priority=900)
     app.connect("html-page-context", check_katex_errors)
