@@ -64,7 +64,7 @@ def test_decorated_method() -> None:
 
 
 def test_missing_object() -> None:
-    with pytest.raises(ValueError, match="A.zzz"):
+    with pytest.raises(ValueError, match=r"A\.zzz"):
         docstring_free_lines(SOURCE, "A.zzz")
 
 

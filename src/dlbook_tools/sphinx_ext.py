@@ -15,13 +15,13 @@ import html
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
-from sphinx.environment import BuildEnvironment
 from sphinx.directives.code import LiteralInclude
+from sphinx.environment import BuildEnvironment
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
@@ -268,7 +268,10 @@ class DlbookLiteralInclude(LiteralInclude):
     書く ``:lines:`` と違い、ソースが変わってもずれない。
     """
 
-    option_spec = {**LiteralInclude.option_spec, "no-docstring": directives.flag}
+    option_spec: ClassVar[dict[str, Any]] = {
+        **LiteralInclude.option_spec,
+        "no-docstring": directives.flag,
+    }
 
     def run(self) -> list[nodes.Node]:
         if "no-docstring" in self.options:
