@@ -10,7 +10,7 @@ STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book html slides serve preview test test-unit lint determinism lock bench clean distclean
+.PHONY: help setup book html slides pdf serve preview test test-unit lint determinism lock bench clean distclean
 
 help: ## このヘルプ (this help)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,10 @@ html: setup ## 本 (HTML) だけをビルド (book only)
 slides: setup ## スライドだけをビルド (slides only: md, html, pdf, pptx)
 	$(BIN)/python -m dlbook_tools.build slides
 
-book: html slides ## 本とスライドをビルド (build the whole site)
+pdf: html ## 本全体の PDF (_build/html/dlbook.pdf)
+	$(BIN)/python -m dlbook_tools.build pdf
+
+book: html slides pdf ## 本とスライドと PDF をビルド (build the whole site)
 	@echo "サイト: _build/html/index.html"
 
 serve: setup ## 執筆中のライブプレビュー (live preview on http://127.0.0.1:8000)

@@ -4,7 +4,8 @@
 
     python -m dlbook_tools.build html      # 本 (HTML) をビルド
     python -m dlbook_tools.build slides    # スライドだけ
-    python -m dlbook_tools.build all       # 両方
+    python -m dlbook_tools.build pdf       # 本全体の PDF (HTML のビルドの後)
+    python -m dlbook_tools.build all       # 本・スライド・PDF
 
 ビルドは ``-W -n --keep-going`` で走り、警告 1 つでも失敗する。
 セルの実行に失敗したときは、どの章のどのセル (何行目) かを最後に要約する。
@@ -131,16 +132,27 @@ def run_slides() -> int:
     return subprocess.call(cmd, cwd=ROOT)
 
 
+def run_pdf() -> int:
+    """本全体の PDF (_build/html/dlbook.pdf) を作る。"""
+    cmd = [sys.executable, "-m", "dlbook_tools.pdf"]
+    print("$", " ".join(cmd), flush=True)
+    return subprocess.call(cmd, cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("target", choices=["html", "slides", "all"])
+    parser.add_argument("target", choices=["html", "slides", "pdf", "all"])
     args = parser.parse_args(argv)
     if args.target in ("html", "all"):
         code = run_jupyter_book()
         if code:
             return code
     if args.target in ("slides", "all"):
-        return run_slides()
+        code = run_slides()
+        if code:
+            return code
+    if args.target in ("pdf", "all"):
+        return run_pdf()
     return 0
 
 
