@@ -162,8 +162,10 @@ def add_katex_assets(app: Sphinx) -> None:
     shutil.copy2(dist / "katex.min.css", static / "katex.min.css")
     for font in (dist / "fonts").glob("*.woff2"):
         shutil.copy2(font, static / "fonts" / font.name)
+    shutil.copy2(Path(__file__).with_name("static") / "dlbook.css", root / "dlbook.css")
     if str(root) not in app.config.html_static_path:
         app.config.html_static_path.append(str(root))
+    app.add_css_file("dlbook.css")
 
 
 # ---------------------------------------------------------------- 日本語の改行
