@@ -91,7 +91,7 @@ def test_build_status_page(built_site: Path) -> None:
         row = rows[f"book/{chapter}"]
         assert row[2] in ("cache", "force", "auto"), row
         assert float(row[3]) > 0, row
-        assert row[4] == "✅", row
+        assert row[4] == "成功", row
 
 
 @pytest.mark.site

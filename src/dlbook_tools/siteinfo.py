@@ -78,6 +78,28 @@ def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     section.insert(index, para)
 
 
+#: ``{nb-exec-table}`` (myst-nb) の英語の見出しと絵文字を日本語の文字にする
+#: (絵文字のフォントがない PDF でも読めるように)
+EXEC_TABLE_TEXT = {
+    "Document": "文書",
+    "Modified": "更新日時",
+    "Method": "実行方法",
+    "Run Time (s)": "実行時間 (秒)",
+    "Status": "成否",
+    "✅": "成功",
+    "❌": "失敗",
+}
+
+
+def localize_exec_table(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    if docname != app.config.dlbook_status_doc:
+        return
+    for table in doctree.findall(nodes.table):
+        for text in list(table.findall(nodes.Text)):
+            if str(text) in EXEC_TABLE_TEXT:
+                text.parent.replace(text, nodes.Text(EXEC_TABLE_TEXT[str(text)]))
+
+
 def always_reread_status(
     app: Sphinx,
     env: BuildEnvironment,
@@ -93,5 +115,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_status_doc", "book/build_status", "env")
     app.connect("env-get-outdated", always_reread_status)
     app.connect("doctree-resolved", add_pdf_link)
+    app.connect("doctree-resolved", localize_exec_table)
     app.connect("html-page-context", set_footer)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
