@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from dlbook.conv import Conv2d, Conv2dNaive
+from dlbook.layers import Layer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "conv.md"
 
@@ -106,7 +107,7 @@ def make_steps(
     dout = rng.standard_normal(layers["im2col"].forward(x).shape)
     dout = dout.astype(dtype)
 
-    def numpy_step(layer: Conv2d | Conv2dNaive) -> Callable[[], object]:
+    def numpy_step(layer: Layer) -> Callable[[], object]:
         def step() -> object:
             layer.forward(x)
             return layer.backward(dout)

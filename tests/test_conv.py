@@ -137,6 +137,17 @@ class TestIm2col:
         rhs = np.sum(x * col2im(c, x.shape, FH, FW, stride, pad))
         assert lhs == pytest.approx(rhs, rel=1e-12)
 
+    def test_out_buffer(self) -> None:
+        x, _, _, _, _ = make_case(CASES[0])  # (2, 3, 7, 7)
+        buf = np.empty((3 * 3 * 3, 2 * 7 * 7))
+        col = im2col(x, 3, 3, 1, 1, out=buf)
+        assert col is buf
+        np.testing.assert_array_equal(col, im2col(x, 3, 3, 1, 1))
+        with pytest.raises(ValueError, match="C-contiguous"):
+            im2col(x, 3, 3, 1, 1, out=np.empty((98, 27)).T)
+        with pytest.raises(ValueError, match="C 連続"):
+            im2col(x, 3, 3, 1, 1, out=np.empty((27, 97)))
+
     def test_does_not_modify_input(self) -> None:
         x, _, _, _, _ = make_case(CASES[0])
         x0 = x.copy()

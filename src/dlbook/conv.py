@@ -174,6 +174,12 @@ def im2col(
     xp[:, :, pad : pad + H, pad : pad + W] = x.transpose(1, 0, 2, 3)
     if out is None:
         out = np.empty((C * FH * FW, N * OH * OW), dtype=x.dtype)
+    elif out.shape != (C * FH * FW, N * OH * OW) or not out.flags.c_contiguous:
+        raise ValueError(
+            "out は C 連続の (C*FH*FW, N*OH*OW) 配列でなければならない "
+            "(out must be a C-contiguous (C*FH*FW, N*OH*OW) array): "
+            f"{out.shape}"
+        )
     col = out.reshape(C, FH, FW, N, OH, OW)  # 同じメモリを 6 次元で見る
     for p in range(FH):
         p_end = p + stride * OH
