@@ -269,6 +269,12 @@ class Violation:
         return f"{self.path}:{self.line}:{self.column}: {message} ({self.rule})"
 
 
+def _relative(path: Path, root: Path) -> str:
+    """表示用のパス (root の外なら絶対パス)。"""
+    path = path.resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
 def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
     """章を変換して textlint に 1 回でかけ、指摘を元の位置で返す。"""
     if not TEXTLINT.exists():
@@ -277,9 +283,9 @@ def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
     with tempfile.TemporaryDirectory(prefix="dlbook-textlint-") as tmp:
         shadows = []
         for path in paths:
-            rel = path.resolve().relative_to(root).as_posix()
+            rel = _relative(path, root)
             masked = mask_myst(path.read_text(encoding="utf-8"))
-            shadow = Path(tmp) / rel
+            shadow = Path(tmp) / rel.lstrip("/")
             shadow.parent.mkdir(parents=True, exist_ok=True)
             shadow.write_text("\n".join(m.text for m in masked), encoding="utf-8")
             masks[str(shadow.resolve())] = (rel, masked)

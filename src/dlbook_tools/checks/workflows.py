@@ -60,7 +60,8 @@ def actionlint(files: list[Path]) -> list[str]:
         label = re.match(r'label "([^"]+)" is unknown', r["message"])
         if r.get("kind") == "runner-label" and label and label.group(1) in labels:
             continue
-        rel = Path(r["file"]).resolve().relative_to(ROOT)
+        path = Path(r["file"]).resolve()
+        rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         problems.append(
             f"{rel}:{r['line']}:{r['column']}: {r['message']} [{r['kind']}]"
         )

@@ -1,0 +1,43 @@
+"""決定性: 同じ機械で 2 回実行した章が、本文に出す数値と文字の出力で一致する。
+
+ビルド (conftest.built_site) が実行したノートブックを 1 回目とし、いちばん速い章
+(jupyter-cache に記録された実行時間で選ぶ) を新しいカーネルでもう一度実行して比べる。
+全章は ``make determinism`` で。時間の扱いは ``dlbook_tools.checks.determinism``。
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dlbook_tools.checks import determinism
+
+pytestmark = pytest.mark.site
+
+
+def test_fastest_chapter_is_deterministic(built_site: Path) -> None:
+    executed = built_site.parent / "jupyter_execute" / "book"
+    chapter = determinism.fastest_chapter(
+        executed, built_site.parent / ".jupyter_cache"
+    )
+    diffs = determinism.check_chapter(chapter, executed)
+    assert not diffs, f"{chapter} の 2 回の実行が違う:\n" + "\n".join(diffs)
+
+
+def test_timing_is_ignored_but_numbers_are_not() -> None:
+    def nb(text: str, glue: str) -> dict:
+        glue_out = {
+            "output_type": "display_data",
+            "metadata": {"scrapbook": {"name": "ch9-train-time"}},
+            "data": {"text/plain": glue},
+        }
+        stream = {"output_type": "stream", "name": "stdout", "text": text}
+        cell = {"cell_type": "code", "metadata": {}, "outputs": [glue_out, stream]}
+        return {"cells": [cell]}
+
+    a = determinism.snapshot(nb("精度 0.912\n1 エポック 3.2 秒\n", "12.5"))
+    b = determinism.snapshot(nb("精度 0.912\n1 エポック 2.9 秒\n", "11.0"))
+    c = determinism.snapshot(nb("精度 0.913\n1 エポック 2.9 秒\n", "11.0"))
+    assert determinism.compare(a, b) == []
+    assert len(determinism.compare(a, c)) == 1
