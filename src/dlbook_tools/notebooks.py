@@ -93,6 +93,41 @@ def add_install_cell(
     return nb
 
 
+GLUE_ONLY = "application/papermill.record/"
+
+
+def _has_outputs(nb: nbformat.NotebookNode) -> bool:
+    return any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def with_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
+    """出力のないノートブックに、jupyter-cache の実行結果を合わせる。
+
+    myst-nb は、キャッシュを使った回には出力のないノートブックを
+    ``jupyter_execute`` に書く。そのときはキャッシュから出力を取る。
+    ``glue(..., display=False)`` だけの出力 (Jupyter では見えない) は取り除く。
+    """
+    if not _has_outputs(nb) and cache is not None and cache.exists():
+        from jupyter_cache import get_cache
+
+        try:
+            _, nb = get_cache(cache).merge_match_into_notebook(nb)
+        except KeyError:
+            logger.warning(
+                "実行キャッシュに一致するノートブックがありません",
+                type="dlbook",
+                subtype="notebooks",
+            )
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("data") and all(k.startswith(GLUE_ONLY) for k in o.data))
+            ]
+    return nb
+
+
 def colab_url(slug: str, branch: str, subdir: str, stem: str) -> str:
     path = posixpath.join(*(p for p in (subdir.strip("/"), f"{stem}.ipynb") if p))
     return f"{COLAB}/{slug}/blob/{branch}/{path}"
@@ -104,6 +139,7 @@ def write_notebooks(
     stems: list[str],
     page_urls: dict[str, str] | None = None,
     root: Path = ROOT,
+    cache: Path | None = None,
 ) -> list[Path]:
     """``executed/<stem>.ipynb`` にインストールセルを足して ``out/`` に書く。"""
     out.mkdir(parents=True, exist_ok=True)
@@ -112,9 +148,8 @@ def write_notebooks(
         src = executed / f"{stem}.ipynb"
         if not src.exists():
             raise FileNotFoundError(f"実行済みのノートブックがありません: {src}")
-        nb = add_install_cell(
-            nbformat.read(src, as_version=4), (page_urls or {}).get(stem), root
-        )
+        nb = with_cached_outputs(nbformat.read(src, as_version=4), cache)
+        nb = add_install_cell(nb, (page_urls or {}).get(stem), root)
         dest = out / f"{stem}.ipynb"
         nbformat.write(nb, dest)
         written.append(dest)
@@ -185,6 +220,9 @@ def write_site_notebooks(app: Sphinx, exception: Exception | None) -> None:
     docs = sorted(d for d in app.env.found_docs if _is_chapter(app, d))
     out = Path(app.outdir) / app.config.dlbook_notebooks_dir
     base = app.config.html_baseurl or ""
+    cache = Path(app.config.nb_execution_cache_path or "_build/.jupyter_cache")
+    if not cache.is_absolute():
+        cache = Path(app.srcdir) / cache
     for docname in docs:
         stem = posixpath.basename(docname)
         page = app.builder.get_target_uri(docname)
@@ -199,7 +237,12 @@ def write_site_notebooks(app: Sphinx, exception: Exception | None) -> None:
             )
             continue
         write_notebooks(
-            src.parent, out, [stem], {stem: url} if url else None, Path(app.srcdir)
+            src.parent,
+            out,
+            [stem],
+            {stem: url} if url else None,
+            Path(app.srcdir),
+            cache,
         )
     logger.info("[dlbook] ノートブック %d 冊を %s に書きました", len(docs), out)
 
@@ -234,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     stems = sorted(p.stem for p in args.executed.glob("ch*_*.ipynb"))
-    for path in write_notebooks(args.executed, args.out, stems):
+    cache = ROOT / "_build" / ".jupyter_cache"
+    for path in write_notebooks(args.executed, args.out, stems, cache=cache):
         print(path)
     return 0
 
