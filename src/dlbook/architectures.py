@@ -59,7 +59,11 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
     """
     total = 0
 
-    def hook(m: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+    def hook(
+        m: nn.Module,
+        inputs: tuple[torch.Tensor, ...],
+        out: torch.Tensor,
+    ) -> None:
         nonlocal total
         per_sample = out.numel() // out.shape[0]
         if isinstance(m, nn.Conv2d):
