@@ -95,6 +95,8 @@ def test_math_is_rendered(built_site: Path, rel: str) -> None:
     article = soup.select_one("article") or soup
     assert not article.select(".katex-error"), "KaTeX のエラーがある"
     assert article.select(".katex"), "KaTeX で描画された式がない"
+    for hidden in article.select(".katex-mathml, pre, code, script"):
+        hidden.decompose()  # MathML の注釈 (元の TeX) とコードは除く
     text = article.get_text(" ")
     for raw in ("$$", "\\begin{", "\\frac{"):
         assert raw not in text, f"描画されていない数式 {raw!r} が残っている"
@@ -158,6 +160,13 @@ def test_internal_links_and_anchors_resolve(built_site: Path) -> None:
                 if unquote(target.fragment) not in anchors(file):
                     broken.append(f"{rel}: {href} (アンカーがない)")
     assert not broken, "\n".join(broken)
+
+
+def test_no_thebe_or_cdn_constants(built_site: Path) -> None:
+    for rel in CHAPTERS:
+        html = (built_site / rel).read_text()
+        assert "THEBE_JS_URL" not in html
+        assert "unpkg.com" not in html and "jsdelivr" not in html
 
 
 def test_no_cdn_references_in_html(built_site: Path) -> None:

@@ -146,6 +146,29 @@ def check_katex_errors(
             )
 
 
+def drop_thebe_assets(
+    app: Sphinx,
+    pagename: str,
+    templatename: str,
+    context: dict[str, Any],
+    doctree: nodes.Node | None,
+) -> None:
+    """Jupyter Book が必ず入れる sphinx-thebe のスクリプトを外す。
+
+    本書はブラウザ内でのセル実行 (thebe) を使わない。sphinx-thebe は
+    unpkg (CDN) の URL を定数として書き込み、しかも同じ定義を 2 度入れて
+    コンソールエラー (THEBE_JS_URL の再宣言) を起こす。
+    """
+
+    def is_thebe(asset: Any) -> bool:
+        body = str(getattr(asset, "attributes", {}).get("body", ""))
+        return "thebe" in str(asset) or "THEBE_JS_URL" in body
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if not is_thebe(a)]
+
+
 def add_katex_assets(app: Sphinx) -> None:
     """npm の katex パッケージから CSS とフォントを _static に取り込む。"""
     if app.builder.format != "html":
@@ -301,5 +324,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-get-outdated", check_src_changed)
     app.connect("env-get-updated", offset_numbers, priority=900)
     app.connect("html-page-context", check_katex_errors)
+    app.connect("html-page-context", drop_thebe_assets)
     app.connect("builder-inited", add_katex_assets)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
