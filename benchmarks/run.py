@@ -80,10 +80,10 @@ def copy_repo(dest: Path) -> Path:
 def env_for(copy: Path) -> dict[str, str]:
     """コピーの中でビルドするための環境変数。"""
     env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # Agg にするとカーネルが図を PNG にしない
     env.update(
         DLBOOK_PROFILE="quick",
         PYTHONHASHSEED="0",
-        MPLBACKEND="Agg",
         PYTHONPATH=os.pathsep.join([str(copy / "src"), env.get("PYTHONPATH", "")]),
     )
     return env
@@ -188,7 +188,7 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
             context = browser.new_context()  # 章ごとに空のキャッシュ
             page = context.new_page()
             responses: list[Request] = []
-            page.on("requestfinished", responses.append)
+            page.on("requestfinished", lambda r, out=responses: out.append(r))
             page.goto(f"{url}/{rel}", wait_until="networkidle")
             page.wait_for_timeout(500)  # 遅れて読まれるフォント
             totals = {"requests": 0, "total": 0}

@@ -168,7 +168,7 @@ def rerun(nb: dict[str, Any], cwd: Path, timeout: int = 600) -> dict[str, Any]:
     env = dict(os.environ)
     env.setdefault("DLBOOK_PROFILE", "quick")
     env.setdefault("PYTHONHASHSEED", "0")
-    env.setdefault("MPLBACKEND", "Agg")
+    env.pop("MPLBACKEND", None)  # ビルドと同じく、カーネルの既定 (inline) で図を作る
     src = str(ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     client = NotebookClient(
