@@ -188,7 +188,7 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
             context = browser.new_context()  # 章ごとに空のキャッシュ
             page = context.new_page()
             responses: list[Request] = []
-            page.on("requestfinished", lambda r, out=responses: out.append(r))
+            page.on("requestfinished", functools.partial(list.append, responses))
             page.goto(f"{url}/{rel}", wait_until="networkidle")
             page.wait_for_timeout(500)  # 遅れて読まれるフォント
             totals = {"requests": 0, "total": 0}
