@@ -516,7 +516,8 @@ class Renderer:
                 title, target = self._ref_text(text)
                 return title or self.chapter.labels.get(target, target)
             if role.startswith("cite"):
-                return f"[{text}]"
+                # 章ごとの文献の接頭辞 (ch4- など) はスライドでは外す
+                return "[" + re.sub(r"\bch\d+-", "", text) + "]"
             if role == "kbd":
                 return f"<kbd>{text}</kbd>"
             title, target = self._ref_text(text)
