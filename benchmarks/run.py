@@ -57,7 +57,14 @@ FAILED: set[str] = set()
 def copy_repo(dest: Path) -> Path:
     """作業ツリーの (無視されていない) ファイルを dest に写す。"""
     files = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        [
+            "git",
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -84,7 +91,9 @@ def env_for(copy: Path) -> dict[str, str]:
     env.update(
         DLBOOK_PROFILE="quick",
         PYTHONHASHSEED="0",
-        PYTHONPATH=os.pathsep.join([str(copy / "src"), env.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join(
+            [str(copy / "src"), env.get("PYTHONPATH", "")]
+        ),
     )
     return env
 
@@ -188,14 +197,20 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
             context = browser.new_context()  # 章ごとに空のキャッシュ
             page = context.new_page()
             responses: list[Request] = []
-            page.on("requestfinished", functools.partial(list.append, responses))
+            page.on(
+                "requestfinished", functools.partial(list.append, responses)
+            )
             page.goto(f"{url}/{rel}", wait_until="networkidle")
             page.wait_for_timeout(500)  # 遅れて読まれるフォント
             totals = {"requests": 0, "total": 0}
             for request in responses:
                 sizes = request.sizes()
                 response = request.response()
-                ctype = response.headers.get("content-type", "") if response else ""
+                ctype = (
+                    response.headers.get("content-type", "")
+                    if response
+                    else ""
+                )
                 size = sizes["responseBodySize"] + sizes["responseHeadersSize"]
                 kind = _kind(request.url, ctype)
                 totals[kind] = totals.get(kind, 0) + size
@@ -254,9 +269,15 @@ def to_markdown(data: dict) -> str:
             if key not in times:
                 continue
             target = TARGETS.get(key)
-            mark = "" if target is None else ("✅" if times[key] <= target else "❌")
+            mark = (
+                ""
+                if target is None
+                else ("✅" if times[key] <= target else "❌")
+            )
             goal = f"≤ {target:.0f} 秒" if target else ""
-            lines.append(f"| {label} | {times[key]:.1f} 秒 | {goal} | {mark} |")
+            lines.append(
+                f"| {label} | {times[key]:.1f} 秒 | {goal} | {mark} |"
+            )
         if data.get("failed"):
             lines.append("")
             lines.append(
@@ -271,11 +292,15 @@ def to_markdown(data: dict) -> str:
             "## ページの重さ (キャッシュなしで 1 章を開いたときの転送量)",
             "",
             "| ページ | 要求数 | 合計 | " + " | ".join(kinds) + " |",
-            "| --- | ---: | ---: | " + " | ".join("---:" for _ in kinds) + " |",
+            "| --- | ---: | ---: | "
+            + " | ".join("---:" for _ in kinds)
+            + " |",
         ]
         for rel, w in weights.items():
             cells = " | ".join(_kb(w.get(k, 0)) for k in kinds)
-            lines.append(f"| `{rel}` | {w['requests']} | {_kb(w['total'])} | {cells} |")
+            lines.append(
+                f"| `{rel}` | {w['requests']} | {_kb(w['total'])} | {cells} |"
+            )
         lines.append("")
     if data.get("conv"):
         lines += [
@@ -298,8 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-weight", action="store_true", help="ページの重さを測らない"
     )
-    parser.add_argument("--skip-conv", action="store_true", help="Conv2d を測らない")
-    parser.add_argument("--keep", action="store_true", help="一時コピーを消さない")
+    parser.add_argument(
+        "--skip-conv", action="store_true", help="Conv2d を測らない"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="一時コピーを消さない"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "README.md")
     args = parser.parse_args(argv)
 
@@ -346,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dirty() -> bool:
     status = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ["git", "status", "--porcelain"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     return bool(status.stdout.strip())
 

@@ -44,8 +44,12 @@ def built_site() -> Path:
         cmd = [sys.executable, "-m", "dlbook_tools.build", "all"]
         proc = subprocess.run(cmd, cwd=ROOT, env=env)
         if proc.returncode != 0:
-            pytest.fail("本のビルドに失敗しました (上の出力を参照)", pytrace=False)
-    assert (HTML / "index.html").exists(), "_build/html/index.html がありません"
+            pytest.fail(
+                "本のビルドに失敗しました (上の出力を参照)", pytrace=False
+            )
+    assert (HTML / "index.html").exists(), (
+        "_build/html/index.html がありません"
+    )
     return HTML
 
 
@@ -70,7 +74,9 @@ def browser() -> Iterator[object]:
     """Debian の Chromium を headless で起動した Playwright のブラウザ。"""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium がありません: {CHROMIUM} (make setup で入ります)")
+        pytest.fail(
+            f"Chromium がありません: {CHROMIUM} (make setup で入ります)"
+        )
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

@@ -22,7 +22,9 @@ def test_every_image_has_alt_text(built_site: Path) -> None:
         for rel in site.pages(built_site)
         for src in site.images_without_alt(built_site, rel)
     ]
-    assert not problems, "alt (代替テキスト) のない画像:\n" + "\n".join(problems)
+    assert not problems, "alt (代替テキスト) のない画像:\n" + "\n".join(
+        problems
+    )
 
 
 def test_headings_do_not_skip_levels(built_site: Path) -> None:
@@ -49,5 +51,7 @@ def test_checks_catch_problems(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert site.images_without_alt(tmp_path, "bad.html") == ["a.png"]
-    assert site.heading_problems(tmp_path, "bad.html") == ["h1 の次に h3: 「節」"]
+    assert site.heading_problems(tmp_path, "bad.html") == [
+        "h1 の次に h3: 「節」"
+    ]
     assert site.language(tmp_path, "bad.html") is None

@@ -15,7 +15,9 @@ class TestCountMacs:
 
     def test_grouped_conv_and_linear(self) -> None:
         m = nn.Sequential(
-            nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.Flatten(), nn.Linear(64, 10)
+            nn.Conv2d(4, 4, 3, padding=1, groups=4),
+            nn.Flatten(),
+            nn.Linear(64, 10),
         )
         assert arch.count_macs(m, (1, 4, 4, 4)) == 4 * 16 * 9 + 640
 
@@ -23,7 +25,9 @@ class TestCountMacs:
         ("name", "params", "gmacs"),
         [("resnet18", 11_689_512, 1.814), ("vgg16", 138_357_544, 15.47)],
     )
-    def test_torchvision_models(self, name: str, params: int, gmacs: float) -> None:
+    def test_torchvision_models(
+        self, name: str, params: int, gmacs: float
+    ) -> None:
         model = arch.build(name)
         assert arch.num_parameters(model) == params
         assert arch.count_macs(model, (1, 3, 224, 224)) / 1e9 == pytest.approx(
@@ -38,7 +42,9 @@ class TestCountMacs:
 
 
 class TestSeparable:
-    @pytest.mark.parametrize(("c_in", "c_out", "k"), [(32, 64, 3), (512, 512, 3)])
+    @pytest.mark.parametrize(
+        ("c_in", "c_out", "k"), [(32, 64, 3), (512, 512, 3)]
+    )
     def test_ratio_formula(self, c_in: int, c_out: int, k: int) -> None:
         p_std, m_std = arch.conv_cost(c_in, c_out, k, 14, 14)
         p_sep, m_sep = arch.separable_cost(c_in, c_out, k, 14, 14)

@@ -46,7 +46,9 @@ def _mini_book(tmp: Path, body: str) -> Path:
         """)
     )
     (tmp / "book").mkdir()
-    (tmp / "book" / "index.md").write_text("# 索引\n\n```{tableofcontents}\n```\n")
+    (tmp / "book" / "index.md").write_text(
+        "# 索引\n\n```{tableofcontents}\n```\n"
+    )
     (tmp / "book" / "references.bib").write_text("")
     (tmp / "book" / "ch04_nn_basics.md").write_text(HEADER + body)
     (tmp / "src" / "dlbook").mkdir(parents=True)
@@ -88,11 +90,15 @@ def test_find_cell_failures_parses_the_log(tmp_path: Path) -> None:
         "------------------\n\n\nZeroDivisionError: division by zero\n"
     )
     [failure] = find_cell_failures(log, tmp_path)
-    assert failure == CellFailure("ch.md", 1, 3, "ZeroDivisionError: division by zero")
+    assert failure == CellFailure(
+        "ch.md", 1, 3, "ZeroDivisionError: division by zero"
+    )
 
 
 @pytest.mark.slow
-def test_broken_cell_fails_the_build_naming_file_and_cell(tmp_path: Path) -> None:
+def test_broken_cell_fails_the_build_naming_file_and_cell(
+    tmp_path: Path,
+) -> None:
     body = (
         "# 章\n\n## 節\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
         "```{code-cell} ipython3\nraise ValueError('わざと壊したセル')\n```\n"
@@ -100,7 +106,9 @@ def test_broken_cell_fails_the_build_naming_file_and_cell(tmp_path: Path) -> Non
     book = _mini_book(tmp_path, body)
     proc = _build(book)
     assert proc.returncode != 0
-    assert "book/ch04_nn_basics.md:19 (コードセル 2)" in proc.stderr, proc.stderr
+    assert "book/ch04_nn_basics.md:19 (コードセル 2)" in proc.stderr, (
+        proc.stderr
+    )
     assert "ValueError: わざと壊したセル" in proc.stderr
 
 
@@ -145,7 +153,9 @@ def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
     )
     book = _mini_book(tmp_path, body)
     assert _build(book).returncode == 0
-    html = (book / "_build" / "html" / "book" / "ch04_nn_basics.html").read_text()
+    html = (
+        book / "_build" / "html" / "book" / "ch04_nn_basics.html"
+    ).read_text()
     assert (
         "足し合わせ、その総量が閾値を超えると\nRosenblatt の" in html
         or "足し合わせ、その総量が閾値を超えると Rosenblatt の" in html

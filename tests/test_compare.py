@@ -74,7 +74,9 @@ def test_init_linear() -> None:
     torch.manual_seed(0)
     layer = nn.Linear(400, 300)
     compare.init_linear(layer, "he")
-    assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / 400), rel=0.02)
+    assert layer.weight.std().item() == pytest.approx(
+        math.sqrt(2 / 400), rel=0.02
+    )
     assert torch.count_nonzero(layer.bias) == 0
     with pytest.raises(ValueError, match="未知の初期化"):
         compare.init_linear(layer, "lecun")

@@ -30,7 +30,9 @@ class TestRunDDP:
         for r in records:
             torch.testing.assert_close(r["ddp_grad"], mean, atol=ATOL, rtol=0)
 
-    def test_parameters_identical_across_ranks(self, records: list[dict]) -> None:
+    def test_parameters_identical_across_ranks(
+        self, records: list[dict]
+    ) -> None:
         s0, s1 = records[0]["state"], records[1]["state"]
         for k in s0:
             assert torch.equal(s0[k], s1[k]), k
@@ -39,7 +41,9 @@ class TestRunDDP:
         # 半分ずつの勾配の平均 = 全体の勾配 (MSE の平均、等分なので)
         single = ddp.train_single(steps=5, batch_size=16, seed=0)
         for k, v in single.state_dict().items():
-            torch.testing.assert_close(records[0]["state"][k], v, atol=1e-5, rtol=0)
+            torch.testing.assert_close(
+                records[0]["state"][k], v, atol=1e-5, rtol=0
+            )
 
 
 def test_batch_not_divisible_raises() -> None:

@@ -33,7 +33,11 @@ def test_timing_is_ignored_but_numbers_are_not() -> None:
             "data": {"text/plain": glue},
         }
         stream = {"output_type": "stream", "name": "stdout", "text": text}
-        cell = {"cell_type": "code", "metadata": {}, "outputs": [glue_out, stream]}
+        cell = {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [glue_out, stream],
+        }
         return {"cells": [cell]}
 
     a = determinism.snapshot(nb("精度 0.912\n1 エポック 3.2 秒\n", "12.5"))

@@ -12,7 +12,9 @@ from dlbook import images
 class TestGrayscale:
     def test_matches_skimage(self) -> None:
         img = images.load_photo("astronaut")
-        np.testing.assert_allclose(images.to_grayscale(img), rgb2gray(img), atol=1e-6)
+        np.testing.assert_allclose(
+            images.to_grayscale(img), rgb2gray(img), atol=1e-6
+        )
 
     def test_rejects_gray_input(self) -> None:
         with pytest.raises(ValueError, match="RGB"):
@@ -22,10 +24,14 @@ class TestGrayscale:
 class TestBinary:
     def test_otsu_close_to_skimage(self) -> None:
         gray = images.to_float(images.load_photo("camera"))
-        assert abs(images.otsu_threshold(gray) - threshold_otsu(gray)) < 2 / 255
+        assert (
+            abs(images.otsu_threshold(gray) - threshold_otsu(gray)) < 2 / 255
+        )
 
     def test_values_are_zero_or_one(self) -> None:
-        b = images.to_binary(np.linspace(0, 1, 100).reshape(10, 10), threshold=0.5)
+        b = images.to_binary(
+            np.linspace(0, 1, 100).reshape(10, 10), threshold=0.5
+        )
         assert set(np.unique(b)) == {0, 1}
         assert b.sum() == 50
 

@@ -21,7 +21,9 @@ N_PARAMS = 10 * 20 + 20 + 20 * 3 + 3
 
 def _data(n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    return torch.randn(n, 10, generator=g), torch.randint(0, 3, (n,), generator=g)
+    return torch.randn(n, 10, generator=g), torch.randint(
+        0, 3, (n,), generator=g
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,14 +57,19 @@ def test_model_not_modified() -> None:
     net = _mlp()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     memory.step_memory(
-        net, *_data(), nn.CrossEntropyLoss(), lambda p: torch.optim.SGD(p, lr=1.0)
+        net,
+        *_data(),
+        nn.CrossEntropyLoss(),
+        lambda p: torch.optim.SGD(p, lr=1.0),
     )
     for k, v in net.state_dict().items():
         assert torch.equal(before[k], v)
 
 
 def test_as_mib_and_cuda_peak_on_cpu() -> None:
-    m = memory.StepMemory(params=2**20, grads=2**20, optimizer=0, activations=0)
+    m = memory.StepMemory(
+        params=2**20, grads=2**20, optimizer=0, activations=0
+    )
     assert m.as_mib()["パラメータ"] == 1.0
     assert memory.cuda_peak_bytes(lambda: None, torch.device("cpu")) is None
 

@@ -52,7 +52,9 @@ def _install_cell(nb: nbformat.NotebookNode) -> str:
 
 
 def test_install_cell_pins_this_commit() -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import dlbook")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import dlbook")]
+    )
     out = notebooks.add_install_cell(nb, "https://example.org/book/ch04.html")
     src = _install_cell(out)
     assert src.splitlines()[-1].startswith("%pip install")
@@ -66,7 +68,9 @@ def test_install_cell_pins_this_commit() -> None:
 
 
 def test_colab_url() -> None:
-    assert notebooks.colab_url("o/r", "notebooks", "v1.0.0", "ch04_nn_basics") == (
+    assert notebooks.colab_url(
+        "o/r", "notebooks", "v1.0.0", "ch04_nn_basics"
+    ) == (
         "https://colab.research.google.com/github/o/r/blob/notebooks/v1.0.0/"
         "ch04_nn_basics.ipynb"
     )
@@ -124,7 +128,11 @@ def _fresh_venv(tmp: Path) -> Path:
     )
     py = venv / "bin" / "python"
     purelib = subprocess.run(
-        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        [
+            py,
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
         text=True,
         capture_output=True,
         check=True,
@@ -175,9 +183,13 @@ RUNNER = textwrap.dedent("""
 
 @pytest.mark.site
 @pytest.mark.slow
-def test_ch04_notebook_runs_in_a_fresh_venv(built_site: Path, tmp_path: Path) -> None:
+def test_ch04_notebook_runs_in_a_fresh_venv(
+    built_site: Path, tmp_path: Path
+) -> None:
     start = time.perf_counter()
-    nb = nbformat.read(built_site / "notebooks" / "ch04_nn_basics.ipynb", as_version=4)
+    nb = nbformat.read(
+        built_site / "notebooks" / "ch04_nn_basics.ipynb", as_version=4
+    )
     spec = _expected_spec()
     install = next(c for c in nb.cells if c.cell_type == "code")
     assert f'"{spec}"' in install.source

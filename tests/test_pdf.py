@@ -31,8 +31,12 @@ def text(reader: PdfReader) -> str:
 
 
 def test_page_count_and_bookmarks(built_site: Path, reader: PdfReader) -> None:
-    docs = [d for d in pdf.toc_docs(ROOT) if (built_site / f"{d}.html").exists()]
-    titles = [item.title for item in reader.outline if not isinstance(item, list)]
+    docs = [
+        d for d in pdf.toc_docs(ROOT) if (built_site / f"{d}.html").exists()
+    ]
+    titles = [
+        item.title for item in reader.outline if not isinstance(item, list)
+    ]
     assert len(titles) == len(docs), titles
     for number in (4, 5, 6):  # 章のしおりは章番号で始まる
         assert any(t.startswith(f"{number}.") for t in titles), titles
@@ -58,11 +62,16 @@ def test_fonts_are_embedded(reader: PdfReader) -> None:
             font = font.get_object()
             fonts.add(str(font.get("/BaseFont", "")))
             # Chromium は CJK の OpenType を Type3 で埋め込む (名前は FontDescriptor)
-            descs = [font, *[d.get_object() for d in font.get("/DescendantFonts", [])]]
+            descs = [
+                font,
+                *[d.get_object() for d in font.get("/DescendantFonts", [])],
+            ]
             for desc in descs:
                 descriptor = desc.get("/FontDescriptor")
                 if descriptor is not None:
-                    fonts.add(str(descriptor.get_object().get("/FontName", "")))
+                    fonts.add(
+                        str(descriptor.get_object().get("/FontName", ""))
+                    )
     # 日本語の字形 (JP) の Noto CJK で描かれている (中国語の字形ではない)
     assert any("CJKjp" in f for f in fonts), fonts
     assert any("KaTeX" in f for f in fonts), fonts

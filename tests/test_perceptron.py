@@ -26,8 +26,10 @@ def test_xor_does_not_converge() -> None:
 
 
 def test_two_layer_xor() -> None:
-    gates = {g: train_perceptron(GATE_INPUTS, GATE_TARGETS[g])
-             for g in ("NAND", "OR", "AND")}
+    gates = {
+        g: train_perceptron(GATE_INPUTS, GATE_TARGETS[g])
+        for g in ("NAND", "OR", "AND")
+    }
     out = xor_two_layer(gates["NAND"], gates["OR"], gates["AND"], GATE_INPUTS)
     np.testing.assert_array_equal(out, GATE_TARGETS["XOR"])
 

@@ -16,7 +16,9 @@ import yaml
 from dlbook_tools.checks import glossary, site, textlint_myst, workflows
 
 ROOT = Path(__file__).resolve().parents[1]
-HAS_TEXTLINT = textlint_myst.TEXTLINT.exists() and shutil.which("node") is not None
+HAS_TEXTLINT = (
+    textlint_myst.TEXTLINT.exists() and shutil.which("node") is not None
+)
 
 MYST = """\
 ---
@@ -59,10 +61,20 @@ def test_mask_keeps_lines_and_hides_myst() -> None:
     masked = textlint_myst.mask_myst(MYST)
     text = "\n".join(m.text for m in masked)
     assert len(masked) == len(MYST.split("\n"))
-    for myst in ("{glue:text}", "{numref}", "$", "(ch9-label)=", ":name:", "jupytext"):
+    for myst in (
+        "{glue:text}",
+        "{numref}",
+        "$",
+        "(ch9-label)=",
+        ":name:",
+        "jupytext",
+    ):
         assert myst not in text, myst
     assert "```{glue:figure}" not in text and "学習曲線である。" in text
-    assert "<!-- textlint-disable ja-technical-writing/ja-no-mixed-period -->" in text
+    assert (
+        "<!-- textlint-disable ja-technical-writing/ja-no-mixed-period -->"
+        in text
+    )
     # 文の途中の式は前後の文とつながる (「出力は」で段落が切れない)
     lines = text.split("\n")
     start = next(i for i, ln in enumerate(lines) if ln.startswith("入力"))
@@ -83,9 +95,13 @@ def test_textlint_accepts_myst_and_flags_real_mistakes(tmp_path: Path) -> None:
     assert textlint_myst.run_textlint([clean]) == []
     bad = tmp_path / "bad.md"
     bad.write_text(
-        MYST + "\nこれはペンです。\n\n計算を実行することができる。\n", encoding="utf-8"
+        MYST + "\nこれはペンです。\n\n計算を実行することができる。\n",
+        encoding="utf-8",
     )
-    found = {(v.line, v.rule.split("/")[-1]) for v in textlint_myst.run_textlint([bad])}
+    found = {
+        (v.line, v.rule.split("/")[-1])
+        for v in textlint_myst.run_textlint([bad])
+    }
     n = len(MYST.split("\n"))
     assert (n + 1, "no-mix-dearu-desumasu") in found
     assert (n + 3, "ja-no-redundant-expression") in found
@@ -94,12 +110,14 @@ def test_textlint_accepts_myst_and_flags_real_mistakes(tmp_path: Path) -> None:
 def test_textlint_config_is_valid_json() -> None:
     import json
 
-    config = json.loads((ROOT / ".textlintrc.json").read_text(encoding="utf-8"))
+    config = json.loads(
+        (ROOT / ".textlintrc.json").read_text(encoding="utf-8")
+    )
     assert "preset-ja-technical-writing" in config["rules"]
     assert (
-        config["rules"]["preset-ja-technical-writing"]["no-mix-dearu-desumasu"][
-            "preferInBody"
-        ]
+        config["rules"]["preset-ja-technical-writing"][
+            "no-mix-dearu-desumasu"
+        ]["preferInBody"]
         == "である"
     )
 
@@ -121,7 +139,9 @@ def test_glossary_is_well_formed(terms: list[glossary.Term]) -> None:
         assert (ROOT / "book" / term.chapter).exists(), term
         assert term.en and term.en == term.en.strip()
         for variant in term.variants:
-            assert variant not in canonical, f"「{variant}」は正しい表記でもある"
+            assert variant not in canonical, (
+                f"「{variant}」は正しい表記でもある"
+            )
             assert variant != term.ja
 
 
@@ -139,13 +159,17 @@ def test_variant_check_catches_variants(tmp_path: Path, terms) -> None:
     assert found == {"畳込み", "ニューロン素子"}
 
 
-def test_each_term_appears_in_its_first_chapter(terms: list[glossary.Term]) -> None:
+def test_each_term_appears_in_its_first_chapter(
+    terms: list[glossary.Term],
+) -> None:
     missing = [
         f"{t.ja} → book/{t.chapter}"
         for t in terms
         if t.ja not in (ROOT / "book" / t.chapter).read_text(encoding="utf-8")
     ]
-    assert not missing, "用語集の「初出」の章に用語がない:\n" + "\n".join(missing)
+    assert not missing, "用語集の「初出」の章に用語がない:\n" + "\n".join(
+        missing
+    )
 
 
 def test_notation_covers_shape_letters() -> None:
@@ -154,7 +178,9 @@ def test_notation_covers_shape_letters() -> None:
     symbols = set(re.findall(r"^\| \$([^$]+)\$", notation, re.M))
     symbols |= {s.strip() for row in re.findall(r"^\| (\$[^|]+)\|", notation, re.M)
                 for s in re.findall(r"\$([^$]+)\$", row)}  # fmt: skip
-    unpack = re.compile(r"^\s*([A-Z]\w*(?:, *\w+)+) *= *[\w.\[\]]+\.shape", re.M)
+    unpack = re.compile(
+        r"^\s*([A-Z]\w*(?:, *\w+)+) *= *[\w.\[\]]+\.shape", re.M
+    )
     letters = set()
     for path in (ROOT / "src" / "dlbook").glob("*.py"):
         for m in unpack.finditer(path.read_text(encoding="utf-8")):
@@ -188,7 +214,9 @@ def test_actionlint_runs_and_catches_errors(tmp_path: Path) -> None:
     )
     problems = workflows.actionlint([bad])
     assert any("job-needs" in p for p in problems), problems
-    assert not any("runner-label" in p for p in problems), "gpu は設定済みのラベル"
+    assert not any("runner-label" in p for p in problems), (
+        "gpu は設定済みのラベル"
+    )
 
 
 # ---------------------------------------------------------------- 外部リンク
@@ -200,4 +228,6 @@ def test_external_links_are_listed(built_site: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert text.startswith("# 外部リンクの一覧")
     for url in site.external_links(built_site):
-        assert re.match(r"^(https://|mailto:)\S+$", url), f"http: か空白を含む: {url}"
+        assert re.match(r"^(https://|mailto:)\S+$", url), (
+            f"http: か空白を含む: {url}"
+        )

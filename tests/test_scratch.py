@@ -22,7 +22,11 @@ def _blobs(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _net(seed: int) -> Sequential:
     rng = np.random.default_rng(seed)
-    layers = [Affine.from_init(2, 16, rng), ReLU(), Affine.from_init(16, 3, rng)]
+    layers = [
+        Affine.from_init(2, 16, rng),
+        ReLU(),
+        Affine.from_init(16, 3, rng),
+    ]
     return Sequential(layers, SoftmaxCrossEntropy())
 
 
@@ -48,7 +52,9 @@ class TestTrainEpoch:
     def test_bad_batch_size(self) -> None:
         X, t = _blobs(0)
         with pytest.raises(ValueError, match="batch_size"):
-            train_epoch(_net(0), SGD(lr=0.1), X, t, 0, np.random.default_rng(0))
+            train_epoch(
+                _net(0), SGD(lr=0.1), X, t, 0, np.random.default_rng(0)
+            )
 
 
 class TestFitNumpy:

@@ -89,12 +89,16 @@ def fixture_sites(tmp_path_factory) -> Iterator[dict[bool, str]]:
         ("特徴マップ", "conv.html"),
     ],
 )
-def test_fixture_compound_words_are_found(fixture_sites, browser, query, page) -> None:
+def test_fixture_compound_words_are_found(
+    fixture_sites, browser, query, page
+) -> None:
     hrefs = _search(browser, fixture_sites[True], query)
     assert any(h.split("?")[0].endswith(page) for h in hrefs), (query, hrefs)
 
 
-def test_fixture_without_the_shim_misses_compound_words(fixture_sites, browser) -> None:
+def test_fixture_without_the_shim_misses_compound_words(
+    fixture_sites, browser
+) -> None:
     """Sphinx の既定の日本語検索は検索語を分けないので、複合語を見つけられない。"""
     assert _search(browser, fixture_sites[False], "畳み込み層") == []
     assert _search(browser, fixture_sites[False], "誤差逆伝播法") == []
@@ -109,6 +113,8 @@ def test_fixture_unrelated_query_finds_nothing(fixture_sites, browser) -> None:
     "query,chapter",
     [("畳み込み層", "ch06_cnn"), ("誤差逆伝播法", "ch04_nn_basics")],
 )
-def test_book_search_finds_compound_words(site_url, browser, query, chapter) -> None:
+def test_book_search_finds_compound_words(
+    site_url, browser, query, chapter
+) -> None:
     hrefs = _search(browser, site_url, query)
     assert any(chapter in h for h in hrefs), (query, hrefs)

@@ -35,7 +35,9 @@ def _pages(html: Path) -> list[str]:
         rel = path.relative_to(html).as_posix()
         if rel.startswith(("_static/", "_sources/", "slides/", "_images/")):
             continue
-        if rel in SKIP_PAGES or rel == "index.html":  # index.html はリダイレクト
+        if (
+            rel in SKIP_PAGES or rel == "index.html"
+        ):  # index.html はリダイレクト
             continue
         pages.append(rel)
     return pages
@@ -51,13 +53,19 @@ def test_pages_load_without_errors_or_external_requests(
     for rel in pages:
         page = context.new_page()
         errors: list[str] = []
-        page.on("console", lambda m, e=errors: m.type == "error" and e.append(m.text))
+        page.on(
+            "console",
+            lambda m, e=errors: m.type == "error" and e.append(m.text),
+        )
         page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
         external: list[str] = []
 
         def route(r, ext=external) -> None:
             host = urlparse(r.request.url).hostname
-            if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            if (
+                r.request.url.startswith(("data:", "blob:"))
+                or host == "127.0.0.1"
+            ):
                 r.continue_()
             else:
                 ext.append(r.request.url)
@@ -109,7 +117,9 @@ def test_chapter_numbering(built_site: Path, rel: str, number: int) -> None:
     assert h1 is not None
     assert h1.get_text().strip().startswith(f"{number}.")
     for h2 in soup.select("article section > section > h2")[:3]:
-        assert re.match(rf"^{number}\.\d+\.", h2.get_text().strip()), h2.get_text()
+        assert re.match(rf"^{number}\.\d+\.", h2.get_text().strip()), (
+            h2.get_text()
+        )
     eqnos = [e.get_text() for e in soup.select(".eqno")]
     assert all(n.startswith(f"({number}.") for n in eqnos), eqnos
 
@@ -120,7 +130,9 @@ def test_html_declares_japanese(built_site: Path) -> None:
         assert soup.html is not None and soup.html.get("lang") == "ja"
 
 
-def test_japanese_search_finds_convolution_chapter(site_url: str, browser) -> None:
+def test_japanese_search_finds_convolution_chapter(
+    site_url: str, browser
+) -> None:
     page = browser.new_page()
     page.goto(f"{site_url}/search.html?q=畳み込み", wait_until="networkidle")
     page.wait_for_selector("#search-results ul.search li", timeout=15000)
@@ -175,7 +187,9 @@ def test_no_cdn_references_in_html(built_site: Path) -> None:
         soup = BeautifulSoup((built_site / rel).read_text(), "html.parser")
         for tag in soup.select("script[src], link[href], img[src]"):
             url = tag.get("src") or tag.get("href")
-            if tag.name == "link" and "stylesheet" not in (tag.get("rel") or []):
+            if tag.name == "link" and "stylesheet" not in (
+                tag.get("rel") or []
+            ):
                 continue
             if re.match(r"^(https?:)?//", url):
                 offenders.append(f"{rel}: {url}")

@@ -18,7 +18,12 @@ import pytest
 from myst_nb.core.variables import format_plain_text as mystnb_format
 
 from dlbook_tools import slides
-from dlbook_tools.slides import SlideError, build_deck, format_plain_text, join_lines
+from dlbook_tools.slides import (
+    SlideError,
+    build_deck,
+    format_plain_text,
+    join_lines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slides"
 CHAPTER = FIXTURES / "book" / "ch07_demo.md"
@@ -27,7 +32,9 @@ OVERRIDES = FIXTURES / "overrides"
 NO_OVERRIDES = FIXTURES / "no-overrides"  # 存在しないディレクトリ
 
 
-def _deck(tmp_path: Path, overrides: Path = NO_OVERRIDES) -> tuple[str, list[str]]:
+def _deck(
+    tmp_path: Path, overrides: Path = NO_OVERRIDES
+) -> tuple[str, list[str]]:
     deck = build_deck(CHAPTER, tmp_path, EXECUTED, overrides)
     text = deck.markdown.read_text(encoding="utf-8")
     body = text.split("---\n", 2)[2]  # フロントマターの後
@@ -45,7 +52,11 @@ def _titles(pages: list[str]) -> list[str]:
 
 def test_deck_follows_the_chapter(tmp_path: Path) -> None:
     text, pages = _deck(tmp_path)
-    assert "theme: dlbook" in text and "lang: ja" in text and "paginate: true" in text
+    assert (
+        "theme: dlbook" in text
+        and "lang: ja" in text
+        and "paginate: true" in text
+    )
     assert _titles(pages) == [
         "スライド生成のための小さな章",  # 表紙
         "目次",
@@ -84,10 +95,15 @@ def test_display_math_keeps_its_equation_number(tmp_path: Path) -> None:
     assert "(eq-ch7-perceptron)" not in perceptron
 
 
-def test_notes_become_html_comments_with_roles_resolved(tmp_path: Path) -> None:
+def test_notes_become_html_comments_with_roles_resolved(
+    tmp_path: Path,
+) -> None:
     _, pages = _deck(tmp_path)
     assert "<!--\n最初に章全体の流れを話す。\n-->" in pages[2]
-    assert "<!--\nここで 図 7.1 を見せ、ステップ関数との違いを話す。\n-->" in pages[4]
+    assert (
+        "<!--\nここで 図 7.1 を見せ、ステップ関数との違いを話す。\n-->"
+        in pages[4]
+    )
 
 
 def test_figure_is_extracted_next_to_the_deck(tmp_path: Path) -> None:
@@ -133,9 +149,13 @@ def _override(tmp_path: Path, text: str) -> Path:
     return folder
 
 
-def test_override_with_unknown_target_names_file_and_line(tmp_path: Path) -> None:
+def test_override_with_unknown_target_names_file_and_line(
+    tmp_path: Path,
+) -> None:
     folder = _override(tmp_path, "# x\n\n```{slide} 存在しない題\n- a\n```\n")
-    with pytest.raises(SlideError, match=r"ch07\.md:3: スライド「存在しない題」が章に"):
+    with pytest.raises(
+        SlideError, match=r"ch07\.md:3: スライド「存在しない題」が章に"
+    ):
         build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
 
 
@@ -147,7 +167,9 @@ def test_override_can_use_a_local_image(tmp_path: Path) -> None:
     png = base64.b64decode(glue["fig-ch7-activation"]["data"]["image/png"])
     (folder / "board.png").write_bytes(png)
     deck = build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
-    assert "](ch07_demo/board.png)" in deck.markdown.read_text(encoding="utf-8")
+    assert "](ch07_demo/board.png)" in deck.markdown.read_text(
+        encoding="utf-8"
+    )
     assert (tmp_path / "out" / "ch07_demo" / "board.png").exists()
 
 
@@ -196,24 +218,36 @@ def _bad_chapter(tmp_path: Path, body: str) -> tuple[Path, Path]:
     executed = tmp_path / "exec"
     executed.mkdir()
     for ext in ("ipynb", "glue.json"):
-        shutil.copy(EXECUTED / f"ch07_demo.{ext}", executed / f"ch09_bad.{ext}")
+        shutil.copy(
+            EXECUTED / f"ch07_demo.{ext}", executed / f"ch09_bad.{ext}"
+        )
     return chapter, executed
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_directive_reports_file_and_line(tmp_path: Path, case: str) -> None:
+def test_bad_directive_reports_file_and_line(
+    tmp_path: Path, case: str
+) -> None:
     body, pattern = BAD[case]
     chapter, executed = _bad_chapter(tmp_path, body)
     expected = pattern.format(n0=N0, n1=N0 + 1, n2=N0 + 2)
     with pytest.raises(SlideError) as info:
         build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
-    assert any(re.search(expected, p) for p in info.value.problems), info.value.problems
+    assert any(re.search(expected, p) for p in info.value.problems), (
+        info.value.problems
+    )
 
 
-def test_missing_executed_notebook_says_to_build_the_book(tmp_path: Path) -> None:
+def test_missing_executed_notebook_says_to_build_the_book(
+    tmp_path: Path,
+) -> None:
     chapter, _ = _bad_chapter(tmp_path, BAD["missing-figure"][0])
-    with pytest.raises(SlideError, match="がありません。先に本をビルドしてください"):
-        build_deck(chapter, tmp_path / "out", tmp_path / "nowhere", NO_OVERRIDES)
+    with pytest.raises(
+        SlideError, match="がありません。先に本をビルドしてください"
+    ):
+        build_deck(
+            chapter, tmp_path / "out", tmp_path / "nowhere", NO_OVERRIDES
+        )
 
 
 def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
@@ -235,7 +269,10 @@ def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 1
-    assert f"ch09_bad.md:{N0 + 1}: {{slide}} の未知のオプション :figur:" in proc.stderr
+    assert (
+        f"ch09_bad.md:{N0 + 1}: {{slide}} の未知のオプション :figur:"
+        in proc.stderr
+    )
 
 
 def test_cli_rejects_unknown_format() -> None:
@@ -264,9 +301,12 @@ def test_format_matches_myst_nb(text: str, spec: str) -> None:
 
 def test_glue_store_reads_sidecar_and_notebook() -> None:
     store = slides.GlueStore.load(EXECUTED / "ch07_demo.ipynb")
-    assert {"ch7-acc", "ch7-n-train", "ch7-dataset", "fig-ch7-activation"} <= set(
-        store.data
-    )
+    assert {
+        "ch7-acc",
+        "ch7-n-train",
+        "ch7-dataset",
+        "fig-ch7-activation",
+    } <= set(store.data)
     assert "image/png" in store.data["fig-ch7-activation"]
     assert store.data["ch7-acc"]["text/plain"] == "97.3456"
 

@@ -38,7 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "slides"
 JP_FONTS = {"Noto Sans CJK JP", "Noto Sans Mono CJK JP"}
 # 日本語の文字が他の言語の CJK フォントで描かれたら失敗 (字形が違う)
-WRONG_CJK = ("CJK SC", "CJK TC", "CJK HK", "CJK KR", "Droid Sans Fallback", "WenQuanYi")
+WRONG_CJK = (
+    "CJK SC",
+    "CJK TC",
+    "CJK HK",
+    "CJK KR",
+    "Droid Sans Fallback",
+    "WenQuanYi",
+)
 TEXT_SELECTOR = (
     ":is(h1, h2, h3, p, li, td, th, header, footer, pre, code, span.caption)"
 )
@@ -112,7 +119,9 @@ def _offline_prefix() -> list[str]:
     return [unshare, "-n"] if probe.returncode == 0 else []
 
 
-def _build(out: Path, chapters: list[Path], executed: Path, overrides: Path) -> dict:
+def _build(
+    out: Path, chapters: list[Path], executed: Path, overrides: Path
+) -> dict:
     cmd = [
         *_offline_prefix(),
         sys.executable,
@@ -136,7 +145,9 @@ def _build(out: Path, chapters: list[Path], executed: Path, overrides: Path) -> 
 
 
 @pytest.fixture(scope="session")
-def fixture_decks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def fixture_decks(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("slides")
     manifest = _build(
         out,
@@ -174,13 +185,21 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def _fonts(cdp: Any) -> list[tuple[str, list[dict]]]:
-    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]["nodeId"]
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"][
+        "nodeId"
+    ]
     selector = f"svg.bespoke-marp-active section {TEXT_SELECTOR}"
-    ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})
+    ids = cdp.send(
+        "DOM.querySelectorAll", {"nodeId": root, "selector": selector}
+    )
     result = []
     for node in ids["nodeIds"]:
-        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-        name = cdp.send("DOM.describeNode", {"nodeId": node})["node"]["localName"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})[
+            "fonts"
+        ]
+        name = cdp.send("DOM.describeNode", {"nodeId": node})["node"][
+            "localName"
+        ]
         result.append((name, fonts))
     return result
 
@@ -214,11 +233,15 @@ def check_deck(page: Any, html: Path, count: int) -> dict[str, int]:
             used = [f["familyName"] for f in fonts if f["glyphCount"]]
             wrong = [f for f in used if any(w in f for w in WRONG_CJK)]
             main = (
-                max(fonts, key=lambda f: f["glyphCount"])["familyName"] if used else ""
+                max(fonts, key=lambda f: f["glyphCount"])["familyName"]
+                if used
+                else ""
             )
             if wrong or (used and main not in JP_FONTS):
                 problems.append(f"{where}: <{name}> のフォント {used}")
-    total = page.evaluate("document.querySelectorAll('svg[data-marpit-svg]').length")
+    total = page.evaluate(
+        "document.querySelectorAll('svg[data-marpit-svg]').length"
+    )
     if total != count:
         problems.append(f"{html.name}: スライドが {total} 枚 (期待 {count})")
     external = [u for u in page.requests if u.startswith(("http:", "https:"))]
@@ -234,7 +257,9 @@ def test_every_fixture_slide_renders(
     page: Any, fixture_decks: tuple[Path, dict]
 ) -> None:
     out, manifest = fixture_decks
-    totals = check_deck(page, out / "ch07_demo.html", manifest["ch07_demo"]["slides"])
+    totals = check_deck(
+        page, out / "ch07_demo.html", manifest["ch07_demo"]["slides"]
+    )
     assert totals["katex"] >= 3  # 数式が本当に描かれている
     assert totals["images"] == 1  # :figure: (2 枚目は上書きで削除)
 
@@ -260,12 +285,16 @@ def test_pptx_has_one_slide_per_slide_with_notes(
     deck = Presentation(str(out / "ch07_demo.pptx"))
     assert len(deck.slides) == manifest["ch07_demo"]["slides"]
     notes = [
-        s.notes_slide.notes_text_frame.text for s in deck.slides if s.has_notes_slide
+        s.notes_slide.notes_text_frame.text
+        for s in deck.slides
+        if s.has_notes_slide
     ]
     assert any("最初に章全体の流れを話す" in n for n in notes)
 
 
-def test_html_deck_references_nothing_remote(fixture_decks: tuple[Path, dict]) -> None:
+def test_html_deck_references_nothing_remote(
+    fixture_decks: tuple[Path, dict],
+) -> None:
     out, _ = fixture_decks
     html = (out / "ch07_demo.html").read_text(encoding="utf-8")
     for needle in (
@@ -344,4 +373,7 @@ def test_real_chapter_decks(page: Any, real_decks: tuple[Path, dict]) -> None:
     for name, info in manifest.items():
         check_deck(page, out / f"{name}.html", info["slides"])
         assert len(PdfReader(out / f"{name}.pdf").pages) == info["slides"]
-        assert len(Presentation(str(out / f"{name}.pptx")).slides) == info["slides"]
+        assert (
+            len(Presentation(str(out / f"{name}.pptx")).slides)
+            == info["slides"]
+        )

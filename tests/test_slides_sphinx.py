@@ -55,4 +55,6 @@ def test_chapter_pages_link_to_their_decks(tmp_path: Path) -> None:
     # 章の見出しの直後に置く
     assert para.find_previous_sibling("h1") is not None
     index = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    assert index.select_one("p.dlbook-slides") is None  # 章でないページには出さない
+    assert (
+        index.select_one("p.dlbook-slides") is None
+    )  # 章でないページには出さない

@@ -5,7 +5,13 @@ PyTorch のモデル・学習ループ (``dlbook.models``, ``dlbook.train``) か
 各モジュールは本書の 1 つの考え方に対応する。
 """
 
-from dlbook.config import data_dir, device, device_name, profile, seed_everything
+from dlbook.config import (
+    data_dir,
+    device,
+    device_name,
+    profile,
+    seed_everything,
+)
 
 __version__ = "0.1.0"
 

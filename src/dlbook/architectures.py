@@ -87,13 +87,17 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
     return total
 
 
-def conv_cost(c_in: int, c_out: int, k: int, h: int, w: int) -> tuple[int, int]:
+def conv_cost(
+    c_in: int, c_out: int, k: int, h: int, w: int
+) -> tuple[int, int]:
     """通常の K×K 畳み込み (出力 H×W、バイアスなし) の (パラメータ数, 積和演算数)。"""
     params = c_out * c_in * k * k
     return params, params * h * w
 
 
-def separable_cost(c_in: int, c_out: int, k: int, h: int, w: int) -> tuple[int, int]:
+def separable_cost(
+    c_in: int, c_out: int, k: int, h: int, w: int
+) -> tuple[int, int]:
     """深さ方向分離可能畳み込み (depthwise separable convolution) の費用。
 
     深さ方向 (depthwise) の K×K 畳み込み C_in 枚と、1×1 の点方向 (pointwise)
@@ -135,7 +139,11 @@ def mobilenet_v1(num_classes: int = 1000) -> nn.Module:
     for c_out, s in plan:
         layers.append(_dw_block(c, c_out, s))
         c = c_out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)]
+    layers += [
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(c, num_classes),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -228,7 +236,9 @@ def deep_cnn(
     )
 
 
-def first_layer_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def first_layer_grad_norm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor
+) -> float:
     """交差エントロピー損失の、最初の層の重みについての勾配のノルム。"""
     model.zero_grad()
     nn.functional.cross_entropy(model(x), y).backward()

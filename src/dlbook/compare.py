@@ -47,7 +47,9 @@ def train_curve(
     """
     loss_fn = nn.CrossEntropyLoss()
     opt = make_optimizer(model.parameters())
-    g = torch.Generator().manual_seed(seed)  # ミニバッチの順序を全実行でそろえる
+    g = torch.Generator().manual_seed(
+        seed
+    )  # ミニバッチの順序を全実行でそろえる
     N = X.shape[0]
 
     def full_loss() -> float:

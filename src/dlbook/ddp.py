@@ -26,7 +26,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 
-def make_model(seed: int) -> nn.Module:
+def first_weight_grad(model: nn.Sequential) -> torch.Tensor:
+    """最初の全結合層の重みの勾配 (のコピー) を返す。"""
+    layer = model[0]
+    assert isinstance(layer, nn.Linear) and layer.weight.grad is not None
+    return layer.weight.grad.clone()
+
+
+def make_model(seed: int) -> nn.Sequential:
     """実演用の小さな MLP (4 → 8 → 1)。同じ ``seed`` なら同じ初期値になる。"""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
@@ -79,20 +86,21 @@ def ddp_worker(
     opt = torch.optim.SGD(ddp.parameters(), lr=0.05)
     loss_fn = nn.MSELoss()
     shard = batch_size // world_size
-    record: dict[str, object] = {"rank": rank, "losses": []}
+    losses: list[float] = []
+    record: dict[str, object] = {"rank": rank, "losses": losses}
     for step, (X, y) in enumerate(make_batches(steps, batch_size, seed)):
         Xr = X[rank * shard : (rank + 1) * shard]  # 自分の担当分 (shard, 4)
         yr = y[rank * shard : (rank + 1) * shard]
         if step == 0:
             loss_fn(local(Xr), yr).backward()
-            record["local_grad"] = local[0].weight.grad.clone()
+            record["local_grad"] = first_weight_grad(local)
         opt.zero_grad()
         loss = loss_fn(ddp(Xr), yr)
         loss.backward()  # ここで勾配の all-reduce (平均) が起きる
         if step == 0:
-            record["ddp_grad"] = model[0].weight.grad.clone()
+            record["ddp_grad"] = first_weight_grad(model)
         opt.step()
-        record["losses"].append(loss.item())
+        losses.append(loss.item())
     record["state"] = {k: v.clone() for k, v in model.state_dict().items()}
     torch.save(record, Path(out_dir) / f"rank{rank}.pt")
     dist.destroy_process_group()
@@ -132,7 +140,9 @@ def run_ddp(
         ]
 
 
-def train_single(steps: int = 20, batch_size: int = 32, seed: int = 0) -> nn.Module:
+def train_single(
+    steps: int = 20, batch_size: int = 32, seed: int = 0
+) -> nn.Module:
     """同じデータを 1 プロセスでミニバッチ全体に対して学習する (比較の基準)。"""
     model = make_model(seed)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -144,4 +154,10 @@ def train_single(steps: int = 20, batch_size: int = 32, seed: int = 0) -> nn.Mod
     return model
 
 
-__all__ = ["ddp_worker", "make_batches", "make_model", "run_ddp", "train_single"]
+__all__ = [
+    "ddp_worker",
+    "make_batches",
+    "make_model",
+    "run_ddp",
+    "train_single",
+]

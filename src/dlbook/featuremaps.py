@@ -28,12 +28,16 @@ def capture_activations(
     modules = dict(model.named_modules())
     missing = [n for n in layer_names if n not in modules]
     if missing:
-        raise ValueError(f"層 {missing} がありません: {list(modules)[:20]} ...")
+        raise ValueError(
+            f"層 {missing} がありません: {list(modules)[:20]} ..."
+        )
     acts: dict[str, torch.Tensor] = {}
     handles = []
     for name in layer_names:
 
-        def hook(m: nn.Module, inp: tuple, out: torch.Tensor, name: str = name) -> None:
+        def hook(
+            m: nn.Module, inp: tuple, out: torch.Tensor, name: str = name
+        ) -> None:
             acts[name] = out.detach().cpu()
 
         handles.append(modules[name].register_forward_hook(hook))

@@ -106,7 +106,9 @@ def hwc_to_nchw(img: np.ndarray) -> torch.Tensor:
     if x.ndim == 2:
         x = x[:, :, None]  # (H, W, 1)
     if x.ndim != 3:
-        raise ValueError(f"(H, W) か (H, W, C) の画像が必要です: shape={img.shape}")
+        raise ValueError(
+            f"(H, W) か (H, W, C) の画像が必要です: shape={img.shape}"
+        )
     x = np.ascontiguousarray(x.transpose(2, 0, 1))  # (C, H, W)
     return torch.from_numpy(x).unsqueeze(0)  # (1, C, H, W)
 
@@ -114,7 +116,9 @@ def hwc_to_nchw(img: np.ndarray) -> torch.Tensor:
 def nchw_to_hwc(x: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` テンソルの先頭の 1 枚を ``(H, W, C)`` の配列に戻す。"""
     if x.ndim != 4:
-        raise ValueError(f"(N, C, H, W) のテンソルが必要です: shape={tuple(x.shape)}")
+        raise ValueError(
+            f"(N, C, H, W) のテンソルが必要です: shape={tuple(x.shape)}"
+        )
     return x[0].detach().cpu().numpy().transpose(1, 2, 0)  # (H, W, C)
 
 

@@ -122,7 +122,9 @@ def step_memory(
     )
 
 
-def cuda_peak_bytes(step: Callable[[], object], dev: torch.device) -> int | None:
+def cuda_peak_bytes(
+    step: Callable[[], object], dev: torch.device
+) -> int | None:
     """``step()`` を GPU で実行したときのメモリ使用量の最大値 (バイト)。
 
     GPU でなければ測れないので ``None`` を返す。

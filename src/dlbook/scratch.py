@@ -56,7 +56,9 @@ def train_epoch(
     return total_loss / N, correct / N
 
 
-def evaluate(net: Sequential, X: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+def evaluate(
+    net: Sequential, X: np.ndarray, t: np.ndarray
+) -> tuple[float, float]:
     """推論モードで ``(平均損失, 正解率)`` を返す。"""
     loss = net.loss(X, t, train=False)
     return float(loss), net.accuracy(X, t)
@@ -93,7 +95,9 @@ def fit_numpy(
         loss, acc = train_epoch(net, opt, X, t, batch_size, rng)
         history.train_loss.append(loss)
         history.train_acc.append(acc)
-        msg = f"epoch {epoch:3d}/{epochs}: 訓練 損失 {loss:.4f} 正解率 {acc:.3f}"
+        msg = (
+            f"epoch {epoch:3d}/{epochs}: 訓練 損失 {loss:.4f} 正解率 {acc:.3f}"
+        )
         if X_val is not None and t_val is not None:
             v_loss, v_acc = evaluate(net, X_val, t_val)
             history.val_loss.append(v_loss)

@@ -84,4 +84,10 @@ def matmul_gflops(n: int, seconds: float) -> float:
     return 2 * n**3 / seconds / 1e9
 
 
-__all__ = ["matmul_gflops", "matmul_time", "sync", "time_fn", "train_step_time"]
+__all__ = [
+    "matmul_gflops",
+    "matmul_time",
+    "sync",
+    "time_fn",
+    "train_step_time",
+]

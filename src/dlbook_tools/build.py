@@ -14,12 +14,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 JB_FLAGS = ["--warningiserror", "--nitpick", "--keep-going"]
@@ -80,13 +85,17 @@ def find_cell_failures(log: str, root: Path = ROOT) -> list[CellFailure]:
             (
                 ln.strip()
                 for ln in reversed(tb_lines)
-                if re.match(r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip())
+                if re.match(
+                    r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip()
+                )
             ),
             tb_lines[-1].strip() if tb_lines else "不明なエラー",
         )
         cell = line = None
         if path.suffix == ".md" and path.exists():
-            for k, (start, body) in enumerate(_code_cells(path.read_text()), 1):
+            for k, (start, body) in enumerate(
+                _code_cells(path.read_text()), 1
+            ):
                 if body == src:
                     cell, line = k, start
                     break
@@ -104,15 +113,32 @@ def run_jupyter_book(root: Path = ROOT, extra: list[str] | None = None) -> int:
     cmd = [str(jb), "build", str(root), *JB_FLAGS, *(extra or [])]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
+    # 新しいセッションで起動し、終了後にプロセスグループごと片付ける。
+    # KaTeX のプリレンダ用 node サーバは、ビルドが失敗すると残って出力の
+    # パイプを開いたままにするため、EOF を待つと永久に終わらない。
     proc = subprocess.Popen(
-        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     assert proc.stdout is not None
-    chunks = []
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        chunks.append(line)
+    chunks: list[str] = []
+
+    def pump(stream: IO[str]) -> None:
+        for line in stream:
+            sys.stdout.write(line)
+            chunks.append(line)
+
+    reader = threading.Thread(target=pump, args=(proc.stdout,), daemon=True)
+    reader.start()
     code = proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    reader.join(timeout=10)
+    sys.stdout.flush()
     elapsed = time.perf_counter() - start
     if code != 0:
         print("\n" + "=" * 70, file=sys.stderr)

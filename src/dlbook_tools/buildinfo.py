@@ -127,8 +127,12 @@ def node_version(package: str, root: Path = ROOT) -> str:
 def tool_versions(root: Path = ROOT) -> dict[str, str]:
     """Python と主な道具の版 (表示名 → 版)。"""
     versions = {"Python": platform.python_version()}
-    versions.update({name: python_version(dist) for name, dist in PYTHON_TOOLS})
-    versions.update({name: node_version(pkg, root) for name, pkg in NODE_TOOLS})
+    versions.update(
+        {name: python_version(dist) for name, dist in PYTHON_TOOLS}
+    )
+    versions.update(
+        {name: node_version(pkg, root) for name, pkg in NODE_TOOLS}
+    )
     return versions
 
 
@@ -147,7 +151,11 @@ def _run_url() -> str | None:
     server = os.environ.get("GITHUB_SERVER_URL")
     repo = os.environ.get("GITHUB_REPOSITORY")
     run = os.environ.get("GITHUB_RUN_ID")
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+    return (
+        f"{server}/{repo}/actions/runs/{run}"
+        if server and repo and run
+        else None
+    )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def add_install_cell(
     """ノートブックの先頭に説明とインストールセルを足す (元の ``nb`` は変えない)。"""
     nb = nbformat.from_dict(nb)
     nb.cells = [
-        c for c in nb.cells if INSTALL_TAG not in c.get("metadata", {}).get("tags", [])
+        c
+        for c in nb.cells
+        if INSTALL_TAG not in c.get("metadata", {}).get("tags", [])
     ]
     sha = buildinfo.commit(root)
     where = f"[本のページ]({page_url})" if page_url else "本のページ"
@@ -123,13 +125,18 @@ def with_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
             cell.outputs = [
                 o
                 for o in cell.get("outputs", [])
-                if not (o.get("data") and all(k.startswith(GLUE_ONLY) for k in o.data))
+                if not (
+                    o.get("data")
+                    and all(k.startswith(GLUE_ONLY) for k in o.data)
+                )
             ]
     return nb
 
 
 def colab_url(slug: str, branch: str, subdir: str, stem: str) -> str:
-    path = posixpath.join(*(p for p in (subdir.strip("/"), f"{stem}.ipynb") if p))
+    path = posixpath.join(
+        *(p for p in (subdir.strip("/"), f"{stem}.ipynb") if p)
+    )
     return f"{COLAB}/{slug}/blob/{branch}/{path}"
 
 
@@ -147,7 +154,9 @@ def write_notebooks(
     for stem in stems:
         src = executed / f"{stem}.ipynb"
         if not src.exists():
-            raise FileNotFoundError(f"実行済みのノートブックがありません: {src}")
+            raise FileNotFoundError(
+                f"実行済みのノートブックがありません: {src}"
+            )
         nb = with_cached_outputs(nbformat.read(src, as_version=4), cache)
         nb = add_install_cell(nb, (page_urls or {}).get(stem), root)
         dest = out / f"{stem}.ipynb"
@@ -196,7 +205,9 @@ def notebook_links(app: Sphinx, docname: str) -> nodes.paragraph:
     return para
 
 
-def add_notebook_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def add_notebook_links(
+    app: Sphinx, doctree: nodes.document, docname: str
+) -> None:
     """スライドのリンク (``dlbook-slides``) の直後、なければ章の見出しの直後に置く。"""
     if app.builder.format != "html" or not _is_chapter(app, docname):
         return
@@ -244,11 +255,15 @@ def write_site_notebooks(app: Sphinx, exception: Exception | None) -> None:
             Path(app.srcdir),
             cache,
         )
-    logger.info("[dlbook] ノートブック %d 冊を %s に書きました", len(docs), out)
+    logger.info(
+        "[dlbook] ノートブック %d 冊を %s に書きました", len(docs), out
+    )
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("dlbook_notebooks_pattern", r"(^|/)ch\d+_[^/]+$", "html")
+    app.add_config_value(
+        "dlbook_notebooks_pattern", r"(^|/)ch\d+_[^/]+$", "html"
+    )
     app.add_config_value("dlbook_notebooks_dir", "notebooks", "html")
     app.add_config_value(
         "dlbook_colab_branch",
@@ -256,12 +271,18 @@ def setup(app: Sphinx) -> dict[str, Any]:
         "html",
     )
     app.add_config_value(
-        "dlbook_colab_subdir", os.environ.get("DLBOOK_COLAB_SUBDIR", "main"), "html"
+        "dlbook_colab_subdir",
+        os.environ.get("DLBOOK_COLAB_SUBDIR", "main"),
+        "html",
     )
     # スライドのリンク (slides_sphinx, 既定の優先度 500) より後に走る
     app.connect("doctree-resolved", add_notebook_links, priority=600)
     app.connect("build-finished", write_site_notebooks)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
 
 
 # ---------------------------------------------------------------- CLI
@@ -270,7 +291,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--executed", type=Path, default=ROOT / "_build" / "jupyter_execute" / "book"
+        "--executed",
+        type=Path,
+        default=ROOT / "_build" / "jupyter_execute" / "book",
     )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "_build" / "html" / "notebooks"

@@ -113,12 +113,17 @@ def print_pages(html: Path, docs: list[str]) -> list[tuple[str, bytes]]:
 
     results = []
     with serve(html) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
         context = browser.new_context()
 
         def local_only(route) -> None:  # 外へは何も取りに行かない
             u = route.request.url
-            if u.startswith(("data:", "blob:")) or urlparse(u).hostname == "127.0.0.1":
+            if (
+                u.startswith(("data:", "blob:"))
+                or urlparse(u).hostname == "127.0.0.1"
+            ):
                 route.continue_()
             else:
                 route.abort()
@@ -126,7 +131,10 @@ def print_pages(html: Path, docs: list[str]) -> list[tuple[str, bytes]]:
         context.route("**/*", local_only)
         for doc in docs:
             if not (html / f"{doc}.html").exists():
-                print(f"[pdf] ページがないので飛ばします: {doc}.html", file=sys.stderr)
+                print(
+                    f"[pdf] ページがないので飛ばします: {doc}.html",
+                    file=sys.stderr,
+                )
                 continue
             page = context.new_page()
             page.goto(f"{url}/{doc}.html", wait_until="networkidle")
@@ -138,7 +146,8 @@ def print_pages(html: Path, docs: list[str]) -> list[tuple[str, bytes]]:
             }""")
             page.evaluate("document.fonts.ready.then(() => true)")
             page.wait_for_function(
-                "Array.from(document.images).every(i => i.complete)", timeout=30000
+                "Array.from(document.images).every(i => i.complete)",
+                timeout=30000,
             )
             title = (
                 page.evaluate(
@@ -159,7 +168,9 @@ def print_pages(html: Path, docs: list[str]) -> list[tuple[str, bytes]]:
             )
             results.append((title, data))
             page.close()
-            print(f"[pdf] {doc}: {len(PdfReader(io.BytesIO(data)).pages)} ページ")
+            print(
+                f"[pdf] {doc}: {len(PdfReader(io.BytesIO(data)).pages)} ページ"
+            )
         context.close()
         browser.close()
     return results
@@ -189,7 +200,9 @@ def build_pdf(html: Path, out: Path, root: Path = ROOT) -> int:
     if not parts:
         raise RuntimeError(f"印刷するページがありません: {html}")
     pages = merge(parts, out)
-    print(f"[dlbook] PDF: {out} ({pages} ページ, {time.perf_counter() - start:.1f} 秒)")
+    print(
+        f"[dlbook] PDF: {out} ({pages} ページ, {time.perf_counter() - start:.1f} 秒)"
+    )
     return pages
 
 
@@ -197,11 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="本全体を 1 つの PDF にする")
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--root", type=Path, default=ROOT, help="_toc.yml のある場所")
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="_toc.yml のある場所"
+    )
     args = parser.parse_args(argv)
     out = args.out or args.html / "dlbook.pdf"
     if not (args.html / "index.html").exists():
-        print(f"HTML がありません: {args.html} (先に make html)", file=sys.stderr)
+        print(
+            f"HTML がありません: {args.html} (先に make html)", file=sys.stderr
+        )
         return 1
     build_pdf(args.html, out, args.root)
     return 0

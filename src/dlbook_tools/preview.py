@@ -44,14 +44,22 @@ def main(argv: list[str] | None = None) -> int:
         "format": "jb-book",
         "root": toc["root"],
         "parts": [
-            {"caption": "プレビュー", "numbered": True, "chapters": [{"file": docname}]}
+            {
+                "caption": "プレビュー",
+                "numbered": True,
+                "chapters": [{"file": docname}],
+            }
         ],
     }
-    (out / "_toc.yml").write_text(yaml.safe_dump(preview_toc, allow_unicode=True))
+    (out / "_toc.yml").write_text(
+        yaml.safe_dump(preview_toc, allow_unicode=True)
+    )
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["cache"] = str(out / ".jupyter_cache")
     config["sphinx"]["config"]["dlbook_chapter_offset"] = number - 1
-    (out / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    (out / "_config.yml").write_text(
+        yaml.safe_dump(config, allow_unicode=True)
+    )
     cmd = [
         str(Path(sys.executable).with_name("jupyter-book")),
         "build",

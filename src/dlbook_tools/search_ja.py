@@ -77,4 +77,8 @@ class SearchJapaneseCompound(SearchJapanese):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_search_language(SearchJapaneseCompound)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

@@ -22,7 +22,9 @@ def write_conf() -> Path:
     """``jupyter-book config sphinx`` で conf.py を作り、_build/serve に移す。"""
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
-        [str(jb), "config", "sphinx", str(ROOT)], check=True, stdout=subprocess.DEVNULL
+        [str(jb), "config", "sphinx", str(ROOT)],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     CONF_DIR.mkdir(parents=True, exist_ok=True)
     target = CONF_DIR / "conf.py"

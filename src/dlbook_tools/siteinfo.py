@@ -69,7 +69,12 @@ def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     if section is None:
         return
     index = next(
-        (i + 1 for i, c in enumerate(section.children) if isinstance(c, nodes.title)), 0
+        (
+            i + 1
+            for i, c in enumerate(section.children)
+            if isinstance(c, nodes.title)
+        ),
+        0,
     )
     para = nodes.paragraph(classes=["dlbook-pdf"])
     para += nodes.Text("本全体を 1 つの PDF で読む・印刷する: ")
@@ -91,13 +96,17 @@ EXEC_TABLE_TEXT = {
 }
 
 
-def localize_exec_table(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def localize_exec_table(
+    app: Sphinx, doctree: nodes.document, docname: str
+) -> None:
     if docname != app.config.dlbook_status_doc:
         return
     for table in doctree.findall(nodes.table):
         for text in list(table.findall(nodes.Text)):
             if str(text) in EXEC_TABLE_TEXT:
-                text.parent.replace(text, nodes.Text(EXEC_TABLE_TEXT[str(text)]))
+                text.parent.replace(
+                    text, nodes.Text(EXEC_TABLE_TEXT[str(text)])
+                )
 
 
 def always_reread_status(
@@ -117,4 +126,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-resolved", add_pdf_link)
     app.connect("doctree-resolved", localize_exec_table)
     app.connect("html-page-context", set_footer)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

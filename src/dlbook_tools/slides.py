@@ -43,9 +43,17 @@ FORMATS = ("md", "html", "pdf", "pptx")
 KATEX_FONTS = "assets/katex/fonts"  # デッキ (.html) からの相対パス
 
 CHAPTER_OPTIONS = {"figure", "notes", "class"}
-OVERRIDE_OPTIONS = CHAPTER_OPTIONS | {"replace", "after", "before", "remove", "image"}
+OVERRIDE_OPTIONS = CHAPTER_OPTIONS | {
+    "replace",
+    "after",
+    "before",
+    "remove",
+    "image",
+}
 
-FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$")
+FENCE = re.compile(
+    r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,}|:{3,})(?P<info>.*)$"
+)
 HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
 TARGET = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$")
 ROLE = re.compile(r"\{(?P<role>[A-Za-z][\w:+-]*)\}`(?P<text>[^`]*)`")
@@ -111,11 +119,15 @@ class Chapter:
     number: int
     title: str
     intro: list[Slide]  # 最初の ## より前の {slide}
-    sections: list[tuple[str, int, list[Slide], list[str]]]  # 題, 行, スライド, 小節
+    sections: list[
+        tuple[str, int, list[Slide], list[str]]
+    ]  # 題, 行, スライド, 小節
     figures: dict[str, tuple[str, str]]  # 図の名前 → (番号, キャプション)
     equations: dict[str, str]  # 式のラベル → 番号
     labels: dict[str, str]  # (label)= → 見出し
-    references: set[str] = field(default_factory=set)  # {bibliography} の節 (出さない)
+    references: set[str] = field(
+        default_factory=set
+    )  # {bibliography} の節 (出さない)
 
 
 def chapter_number(path: Path) -> int:
@@ -129,7 +141,11 @@ def chapter_number(path: Path) -> int:
 
 
 def _parse_options(
-    lines: list[str], start: int, path: Path, allowed: set[str], problems: list[str]
+    lines: list[str],
+    start: int,
+    path: Path,
+    allowed: set[str],
+    problems: list[str],
 ) -> tuple[dict[str, tuple[str, int]], int]:
     """ディレクティブ冒頭の ``:key: value`` (または ``---`` の YAML) を読む。
 
@@ -139,13 +155,21 @@ def _parse_options(
     options: dict[str, tuple[str, int]] = {}
     i = 0
     if lines and lines[0].strip() == "---":
-        end = next((k for k in range(1, len(lines)) if lines[k].strip() == "---"), None)
+        end = next(
+            (k for k in range(1, len(lines)) if lines[k].strip() == "---"),
+            None,
+        )
         if end is None:
-            problems.append(f"{_where(path, start)}: オプションの --- が閉じていません")
+            problems.append(
+                f"{_where(path, start)}: オプションの --- が閉じていません"
+            )
             return options, len(lines)
         data = yaml.safe_load("\n".join(lines[1:end])) or {}
         for key, value in data.items():
-            options[str(key)] = ("" if value is None else str(value), start + 1)
+            options[str(key)] = (
+                "" if value is None else str(value),
+                start + 1,
+            )
         i = end + 1
     else:
         last: str | None = None
@@ -154,7 +178,9 @@ def _parse_options(
             if m:
                 last = m.group("key")
                 options[last] = ((m.group("value") or "").strip(), start + i)
-            elif last and lines[i].startswith((" ", "\t")) and lines[i].strip():
+            elif (
+                last and lines[i].startswith((" ", "\t")) and lines[i].strip()
+            ):
                 value, line = options[last]
                 options[last] = (join_lines(value, lines[i]), line)
             else:
@@ -186,7 +212,9 @@ def _blocks(
             continue
         fence, info = m.group("fence"), m.group("info").strip()
         char, size = fence[0], len(fence)
-        if char == "`" and "`" in info:  # インラインのコードで、フェンスではない
+        if (
+            char == "`" and "`" in info
+        ):  # インラインのコードで、フェンスではない
             out.append((offset + i + 1, lines[i]))
             i += 1
             continue
@@ -243,7 +271,9 @@ def _make_slide(
     default_title: str,
     header: str,
 ) -> Slide:
-    options, skip = _parse_options(d.body, d.body_line, path, allowed, problems)
+    options, skip = _parse_options(
+        d.body, d.body_line, path, allowed, problems
+    )
     body = d.body[skip:]
     while body and not body[-1].strip():
         body.pop()
@@ -292,20 +322,26 @@ def read_chapter(path: Path) -> Chapter:
                 )
                 (sections[-1][2] if sections else intro).append(slide)
             elif item.name in ("glue:figure", "figure"):
-                opts, skip = _parse_options(item.body, item.body_line, path, set(), [])
+                opts, skip = _parse_options(
+                    item.body, item.body_line, path, set(), []
+                )
                 name = opts.get("name", ("", 0))[0]
                 if item.name == "glue:figure" and not name:
                     name = item.argument
                 if "name" in opts:
                     n_fig += 1
-                caption = " ".join(x.strip() for x in item.body[skip:] if x.strip())
+                caption = " ".join(
+                    x.strip() for x in item.body[skip:] if x.strip()
+                )
                 if name:
                     figures[name] = (
                         f"{number}.{n_fig}" if "name" in opts else "",
                         caption,
                     )
             elif item.name == "math":
-                opts, _ = _parse_options(item.body, item.body_line, path, set(), [])
+                opts, _ = _parse_options(
+                    item.body, item.body_line, path, set(), []
+                )
                 if "label" in opts:
                     n_eq += 1
                     equations[opts["label"][0]] = f"{number}.{n_eq}"
@@ -338,7 +374,15 @@ def read_chapter(path: Path) -> Chapter:
     if problems:
         raise SlideError(problems)
     return Chapter(
-        path, number, title, intro, sections, figures, equations, labels, references
+        path,
+        number,
+        title,
+        intro,
+        sections,
+        figures,
+        equations,
+        labels,
+        references,
     )
 
 
@@ -383,7 +427,8 @@ class GlueStore:
     @property
     def exists(self) -> bool:
         return (
-            self.notebook.exists() or self.notebook.with_suffix(".glue.json").exists()
+            self.notebook.exists()
+            or self.notebook.with_suffix(".glue.json").exists()
         )
 
     def missing(self) -> str:
@@ -463,10 +508,14 @@ class Renderer:
         store = self._store_for(doc or None)
         bundle = store.data.get(name)
         if bundle is None:
-            self.problems.append(f"{where}: {{{role}}} の {name} が{store.missing()}")
+            self.problems.append(
+                f"{where}: {{{role}}} の {name} が{store.missing()}"
+            )
             return ""
         if role == "glue:md":
-            return _join(bundle.get("text/markdown", bundle.get("text/plain", "")))
+            return _join(
+                bundle.get("text/markdown", bundle.get("text/plain", ""))
+            )
         if role in ("glue", "glue:", "glue:any"):
             src = self.write_image(name, bundle)
             if src:
@@ -481,7 +530,9 @@ class Renderer:
         try:
             return format_plain_text(_join(bundle["text/plain"]), fmt or "")
         except (ValueError, TypeError) as exc:
-            self.problems.append(f"{where}: {{{role}}}`{text}` の書式が不正です: {exc}")
+            self.problems.append(
+                f"{where}: {{{role}}}`{text}` の書式が不正です: {exc}"
+            )
             return ""
 
     def _ref_text(self, text: str) -> tuple[str, str]:
@@ -502,14 +553,18 @@ class Renderer:
             if role == "eq":
                 number = self.chapter.equations.get(text)
                 if number is None:
-                    self.warnings.append(f"{where}: 式 {text} の番号が分かりません")
+                    self.warnings.append(
+                        f"{where}: 式 {text} の番号が分かりません"
+                    )
                     return "式"
                 return f"式 ({number})"
             if role == "numref":
                 title, target = self._ref_text(text)
                 number = self.chapter.figures.get(target, ("", ""))[0]
                 if not number:
-                    self.warnings.append(f"{where}: 図 {target} の番号が分かりません")
+                    self.warnings.append(
+                        f"{where}: 図 {target} の番号が分かりません"
+                    )
                     return title.replace("%s", "").strip() or "図"
                 return title.replace("%s", number) if title else f"図 {number}"
             if role == "ref":
@@ -541,7 +596,9 @@ class Renderer:
                     opts, skip = _parse_options(
                         item.body, item.body_line, path, set(), []
                     )
-                    lang = item.argument.split()[0] if item.argument else "python"
+                    lang = (
+                        item.argument.split()[0] if item.argument else "python"
+                    )
                     lang = "python" if lang == "ipython3" else lang
                     out += [f"{fence}{lang}", *item.body[skip:], fence]
                 elif item.name == "math":
@@ -589,7 +646,9 @@ class Renderer:
             m = DMATH_LABEL.match(rest)
             if m or rest.rstrip().endswith("$$"):  # 1 行の $$ x $$ (label)
                 body = m.group("body") if m else rest.rstrip()[:-2]
-                out += self._display_math([body], m.group("label") if m else "")
+                out += self._display_math(
+                    [body], m.group("label") if m else ""
+                )
                 i += 1
                 continue
             body = [rest] if rest.strip() else []
@@ -708,13 +767,23 @@ def render_slide(slide: Slide, r: Renderer) -> str:
     classes = [slide.kind, *slide.classes]
     if slide.kind == "title":
         lines += ["<!-- _paginate: false -->", "<!-- _footer: '' -->"]
-        lines += [f'<p class="chapter">第{ch.number}章</p>', "", f"# {ch.title}", ""]
+        lines += [
+            f'<p class="chapter">第{ch.number}章</p>',
+            "",
+            f"# {ch.title}",
+            "",
+        ]
         lines += r.body(slide)
     elif slide.kind == "toc":
         lines += [f"## {slide.title}", ""]
         lines += r.body(slide)
     elif slide.kind == "section":
-        lines += [f'<p class="chapter">{slide.header}</p>', "", f"## {slide.title}", ""]
+        lines += [
+            f'<p class="chapter">{slide.header}</p>',
+            "",
+            f"## {slide.title}",
+            "",
+        ]
         lines += r.body(slide)
     else:
         if slide.header:
@@ -732,7 +801,9 @@ def render_slide(slide: Slide, r: Renderer) -> str:
         elif fig and has_text:
             classes.append("split")
             if text_units(body) > DENSE:
-                classes.append("dense")  # 文字が多い: 本文の列を広く、文字を少し小さく
+                classes.append(
+                    "dense"
+                )  # 文字が多い: 本文の列を広く、文字を少し小さく
             lines += [
                 '<div class="columns">',
                 '<div class="text">',
@@ -747,13 +818,21 @@ def render_slide(slide: Slide, r: Renderer) -> str:
             lines += ["", "</div>", "</div>"]
         elif fig:
             classes.append("figure-only")
-            lines += ['<div class="figure">', "", *_figure_md(fig), "", "</div>"]
+            lines += [
+                '<div class="figure">',
+                "",
+                *_figure_md(fig),
+                "",
+                "</div>",
+            ]
         else:
             lines += body
     directive = f"<!-- _class: {' '.join(dict.fromkeys(classes))} -->"
     text = "\n".join([directive, *lines]).rstrip()
     if slide.notes:
-        where = _where(slide.path, slide.options.get("notes", ("", slide.line))[1])
+        where = _where(
+            slide.path, slide.options.get("notes", ("", slide.line))[1]
+        )
         text += "\n\n" + _notes(r.roles(slide.notes, where))
     return text + "\n"
 
@@ -762,7 +841,14 @@ def _figure_md(fig: tuple[str, str]) -> list[str]:
     src, caption = fig
     out = [f"![{_first_sentence(caption) or 'figure'}]({src})"]
     if caption:
-        out += ["", '<div class="caption">', "", _first_sentence(caption), "", "</div>"]
+        out += [
+            "",
+            '<div class="caption">',
+            "",
+            _first_sentence(caption),
+            "",
+            "</div>",
+        ]
     return out
 
 
@@ -778,7 +864,10 @@ def image_aspect(path: Path) -> float | None:
         header = f.read(24)
     if header[:8] != b"\x89PNG\r\n\x1a\n":
         return None
-    width, height = int.from_bytes(header[16:20]), int.from_bytes(header[20:24])
+    width, height = (
+        int.from_bytes(header[16:20]),
+        int.from_bytes(header[20:24]),
+    )
     return width / height if height else None
 
 
@@ -829,7 +918,11 @@ def default_slides(ch: Chapter) -> list[Slide]:
                 kind="toc",
                 path=ch.path,
                 line=1,
-                body=[f'<ol class="{cls}">', *[f"<li>{t}</li>" for t in toc], "</ol>"],
+                body=[
+                    f'<ol class="{cls}">',
+                    *[f"<li>{t}</li>" for t in toc],
+                    "</ol>",
+                ],
             )
         )
     slides += ch.intro
@@ -887,8 +980,12 @@ def apply_overrides(slides: list[Slide], override: Path) -> list[Slide]:
             )
             continue
         titles = [s.title for s in result]
-        position = next(((k, opts[k]) for k in ("after", "before") if k in opts), None)
-        target = opts.get("replace") or (position[1] if position else new.title)
+        position = next(
+            ((k, opts[k]) for k in ("after", "before") if k in opts), None
+        )
+        target = opts.get("replace") or (
+            position[1] if position else new.title
+        )
         if target not in titles:
             hint = (
                 ""
@@ -909,7 +1006,9 @@ def apply_overrides(slides: list[Slide], override: Path) -> list[Slide]:
             new.title = new.title or result[k].title
             result[k] = new
         else:
-            new.header = result[k].header if result[k].kind == "content" else ""
+            new.header = (
+                result[k].header if result[k].kind == "content" else ""
+            )
             result.insert(k + 1 if position[0] == "after" else k, new)
     if problems:
         raise SlideError(problems)
@@ -960,7 +1059,8 @@ def build_deck(
     if r.problems:
         raise SlideError(r.problems)
     head = FRONT.format(
-        title=f"第{ch.number}章 {ch.title}", footer=f"第{ch.number}章　{ch.title}"
+        title=f"第{ch.number}章 {ch.title}",
+        footer=f"第{ch.number}章　{ch.title}",
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / f"{chapter_path.stem}.md"
@@ -988,26 +1088,35 @@ def _notebook_for(chapter: Path, executed_dir: Path) -> Path:
 def _marp() -> list[str]:
     local = ROOT / "node_modules" / ".bin" / "marp"
     if not local.exists():
-        raise SystemExit(f"marp-cli がありません: {local} (`make setup` で npm ci)")
+        raise SystemExit(
+            f"marp-cli がありません: {local} (`make setup` で npm ci)"
+        )
     return [str(local)]
 
 
 def copy_katex_fonts(out_dir: Path) -> None:
     """marp-core が使う KaTeX と同じ版のフォントをデッキの隣に置く (CDN を使わない)。"""
     core = ROOT / "node_modules" / "@marp-team" / "marp-core"
-    for candidate in (core / "node_modules" / "katex", ROOT / "node_modules" / "katex"):
+    for candidate in (
+        core / "node_modules" / "katex",
+        ROOT / "node_modules" / "katex",
+    ):
         fonts = candidate / "dist" / "fonts"
         if fonts.is_dir():
             break
     else:
-        raise SystemExit("KaTeX のフォントが node_modules にありません (`make setup`)")
+        raise SystemExit(
+            "KaTeX のフォントが node_modules にありません (`make setup`)"
+        )
     target = out_dir / KATEX_FONTS
     target.mkdir(parents=True, exist_ok=True)
     for font in fonts.glob("*.woff2"):
         shutil.copy2(font, target / font.name)
 
 
-def run_marp(decks: list[Path], formats: list[str], out_dir: Path) -> dict[str, float]:
+def run_marp(
+    decks: list[Path], formats: list[str], out_dir: Path
+) -> dict[str, float]:
     """marp を形式ごとに 1 回ずつ (全デッキまとめて) 走らせる。PDF と PPTX は並行。"""
     env = {**os.environ}
     if "CHROME_PATH" not in env:
@@ -1019,7 +1128,9 @@ def run_marp(decks: list[Path], formats: list[str], out_dir: Path) -> dict[str, 
             if Path(browser).exists():
                 env["CHROME_PATH"] = browser
                 break
-    env.setdefault("CHROME_NO_SANDBOX", "1")  # root・コンテナでも起動できるように
+    env.setdefault(
+        "CHROME_NO_SANDBOX", "1"
+    )  # root・コンテナでも起動できるように
     base = [
         *_marp(),
         "--config-file",
@@ -1090,13 +1201,17 @@ def build(
     problems: list[str] = []
     for chapter in chapters:
         try:
-            decks.append(build_deck(chapter, out_dir, executed_dir, overrides_dir))
+            decks.append(
+                build_deck(chapter, out_dir, executed_dir, overrides_dir)
+            )
         except SlideError as exc:
             problems += exc.problems
     if problems:
         raise SlideError(problems)
     copy_katex_fonts(out_dir)
-    manifest = {d.name: {"slides": d.slides, "formats": formats} for d in decks}
+    manifest = {
+        d.name: {"slides": d.slides, "formats": formats} for d in decks
+    }
     (out_dir / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
     )
@@ -1119,10 +1234,13 @@ def build(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--all", action="store_true", help="_toc.yml のすべての章")
+    which.add_argument(
+        "--all", action="store_true", help="_toc.yml のすべての章"
+    )
     which.add_argument(
         "--chapter",
         action="append",
@@ -1150,7 +1268,9 @@ def main(argv: list[str] | None = None) -> int:
         help="講師の上書きファイルのディレクトリ (slides/overrides)",
     )
     parser.add_argument(
-        "--no-publish", action="store_true", help="_build/html/slides に写さない"
+        "--no-publish",
+        action="store_true",
+        help="_build/html/slides に写さない",
     )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
@@ -1159,7 +1279,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"未知の形式: {', '.join(unknown)} (使えるもの: {', '.join(FORMATS)})"
         )
-    chapters = chapters_from_toc() if args.all else [p.resolve() for p in args.chapter]
+    chapters = (
+        chapters_from_toc()
+        if args.all
+        else [p.resolve() for p in args.chapter]
+    )
     for chapter in chapters:
         if not chapter.exists():
             parser.error(f"章のファイルがありません: {chapter}")

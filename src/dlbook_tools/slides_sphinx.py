@@ -52,13 +52,17 @@ def slide_links(app: Sphinx, docname: str) -> nodes.paragraph:
     for k, (label, ext) in enumerate(FORMATS):
         if k:
             para += nodes.Text(" / ")
-        uri = posixpath.relpath(f"{app.config.dlbook_slides_dir}/{stem}.{ext}", base)
+        uri = posixpath.relpath(
+            f"{app.config.dlbook_slides_dir}/{stem}.{ext}", base
+        )
         para += nodes.reference(label, label, refuri=uri, internal=False)
     para += nodes.Text(")")
     return para
 
 
-def add_slide_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def add_slide_links(
+    app: Sphinx, doctree: nodes.document, docname: str
+) -> None:
     """章の見出し (h1) の直後にスライドへのリンクを入れる (HTML の出力だけ)。"""
     if app.builder.format != "html":
         return
@@ -83,4 +87,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_slides_dir", "slides", "html")
     app.add_directive("slide", SlideDirective)
     app.connect("doctree-resolved", add_slide_links)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

@@ -102,7 +102,9 @@ def check_src_changed(
     if previous == current:
         return []
     if cache.exists():
-        logger.info("[dlbook] src/ が変わったので実行キャッシュを破棄します: %s", cache)
+        logger.info(
+            "[dlbook] src/ が変わったので実行キャッシュを破棄します: %s", cache
+        )
         shutil.rmtree(cache)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(current + "\n")
@@ -134,9 +136,10 @@ def check_katex_errors(
         return
     for chunk in body.split('<span class="katex')[1:]:
         if any(marker in chunk for marker in KATEX_ERROR_MARKERS):
-            tex = re.search(r'application/x-tex">(.*?)</annotation>', chunk, re.S)
-            title = re.search(r'title="([^"]*)"', chunk)
-            shown = (tex or title).group(1).strip() if (tex or title) else chunk[:120]
+            found = re.search(
+                r'application/x-tex">(.*?)</annotation>', chunk, re.S
+            ) or re.search(r'title="([^"]*)"', chunk)
+            shown = found.group(1).strip() if found else chunk[:120]
             logger.warning(
                 "KaTeX が式を描画できません: %s",
                 html.unescape(shown),
@@ -185,7 +188,9 @@ def add_katex_assets(app: Sphinx) -> None:
     shutil.copy2(dist / "katex.min.css", static / "katex.min.css")
     for font in (dist / "fonts").glob("*.woff2"):
         shutil.copy2(font, static / "fonts" / font.name)
-    shutil.copy2(Path(__file__).with_name("static") / "dlbook.css", root / "dlbook.css")
+    shutil.copy2(
+        Path(__file__).with_name("static") / "dlbook.css", root / "dlbook.css"
+    )
     if str(root) not in app.config.html_static_path:
         app.config.html_static_path.append(str(root))
     app.add_css_file("dlbook.css")
@@ -261,13 +266,18 @@ def docstring_free_lines(source: str, pyobject: str) -> str:
         found = [
             n
             for n in body
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if isinstance(
+                n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            )
             and n.name == name
         ]
         if not found:
             raise ValueError(f"{pyobject} が見つかりません")
         node = found[0]
-    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    assert isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    )
+    assert node.end_lineno is not None
     first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     doc = node.body[0]
     is_doc = (
@@ -277,11 +287,15 @@ def docstring_free_lines(source: str, pyobject: str) -> str:
     )
     if not is_doc or len(node.body) < 2:
         return f"1-{node.end_lineno - first + 1}"
+    assert doc.end_lineno is not None
     head_end = doc.lineno - first  # docstring の前の行 (def と引数)
     rest = node.body[1].lineno - first + 1
     # 本体の最初の文に付いたコメント行も残す
     lines = source.splitlines()
-    while rest - 1 > doc.end_lineno - first + 1 and lines[first + rest - 3].strip():
+    while (
+        rest - 1 > doc.end_lineno - first + 1
+        and lines[first + rest - 3].strip()
+    ):
         rest -= 1
     return f"1-{head_end},{rest}-"
 
@@ -326,4 +340,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", check_katex_errors)
     app.connect("html-page-context", drop_thebe_assets)
     app.connect("builder-inited", add_katex_assets)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {
+        "version": "0.1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parents[3]
 EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
 CACHE = ROOT / "_build" / ".jupyter_cache"
 SKIP_TAGS = {"timing", "nondeterministic"}
-TIMING_KEY = re.compile(r"-(time|timing|gflops|speedup|elapsed|throughput|step)$")
+TIMING_KEY = re.compile(
+    r"-(time|timing|gflops|speedup|elapsed|throughput|step)$"
+)
 TIME_UNIT = re.compile(
     r"\d(?:[\d.,]*\d)?(?:e[+-]?\d+)?\s*"
     r"(?:秒|分|ミリ秒|ms|µs|μs|us|ns|s|sec|it/s|GFLOPS|GFLOP/s|TFLOPS)(?![A-Za-z])"
@@ -95,7 +97,9 @@ def snapshot(nb: dict[str, Any]) -> Snapshot:
                 chunk, seen = _text(out["text"]), streams.get(out["name"], "")
                 if chunk not in seen:
                     streams[out["name"]] = seen + chunk
-            elif "text/plain" in data and not any(k.startswith("image/") for k in data):
+            elif "text/plain" in data and not any(
+                k.startswith("image/") for k in data
+            ):
                 texts.append(normalise(_text(data["text/plain"])))
             elif out["output_type"] == "error":
                 texts.append(f"{out['ename']}: {out['evalue']}")
@@ -150,7 +154,9 @@ def fastest_chapter(executed: Path = EXECUTED, cache: Path = CACHE) -> str:
         return min(timed, key=seconds.__getitem__)
 
     def n_cells(name: str) -> int:
-        nb = json.loads((executed / f"{name}.ipynb").read_text(encoding="utf-8"))
+        nb = json.loads(
+            (executed / f"{name}.ipynb").read_text(encoding="utf-8")
+        )
         return sum(c["cell_type"] == "code" for c in nb["cells"])
 
     return min(chapters, key=n_cells)
@@ -161,14 +167,18 @@ def rerun(nb: dict[str, Any], cwd: Path, timeout: int = 600) -> dict[str, Any]:
     import nbformat
     from nbclient import NotebookClient
 
-    fresh = nbformat.reads(json.dumps(nb), as_version=4)  # source の行の連結も直す
+    fresh = nbformat.reads(
+        json.dumps(nb), as_version=4
+    )  # source の行の連結も直す
     for cell in fresh.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     env = dict(os.environ)
     env.setdefault("DLBOOK_PROFILE", "quick")
     env.setdefault("PYTHONHASHSEED", "0")
-    env.pop("MPLBACKEND", None)  # ビルドと同じく、カーネルの既定 (inline) で図を作る
+    env.pop(
+        "MPLBACKEND", None
+    )  # ビルドと同じく、カーネルの既定 (inline) で図を作る
     src = str(ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     client = NotebookClient(

@@ -51,13 +51,21 @@ def parse_glossary(path: Path = GLOSSARY) -> list[Term]:
     terms = []
     for line in path.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if not line.startswith("|") or len(cells) != 4 or cells[0] in ("日本語", "---"):
+        if (
+            not line.startswith("|")
+            or len(cells) != 4
+            or cells[0] in ("日本語", "---")
+        ):
             continue
         ja, en, first, variants = cells
         link = re.search(r"\]\(([^)]+\.md)\)", first)
         if link is None:
-            raise ValueError(f"用語集の「{ja}」の初出が章へのリンクではない: {first}")
-        split = tuple(v.strip() for v in re.split("[、,]", variants) if v.strip())
+            raise ValueError(
+                f"用語集の「{ja}」の初出が章へのリンクではない: {first}"
+            )
+        split = tuple(
+            v.strip() for v in re.split("[、,]", variants) if v.strip()
+        )
         terms.append(Term(ja, en, link.group(1), split))
     return terms
 
@@ -72,11 +80,15 @@ def find_variants(terms: list[Term], paths: list[Path]) -> list[Finding]:
     findings = []
     for path in paths:
         rel = path.name
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8").splitlines(), 1
+        ):
             for term in terms:
                 for variant in term.variants:
                     if variant in line:
-                        findings.append(Finding(f"book/{rel}", number, variant, term))
+                        findings.append(
+                            Finding(f"book/{rel}", number, variant, term)
+                        )
     return findings
 
 

@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[3]
 HTML = ROOT / "_build" / "html"
 REPORT = Path("reports") / "external-links.md"
 SKIP_PREFIXES = ("_static/", "_sources/", "slides/", "_images/", "reports/")
-SKIP_PAGES = {"genindex.html", "search.html", "index.html"}  # index はリダイレクト
+SKIP_PAGES = {
+    "genindex.html",
+    "search.html",
+    "index.html",
+}  # index はリダイレクト
 EXTERNAL = re.compile(r"^(https?:|mailto:)")
 
 
@@ -77,7 +81,11 @@ def heading_problems(html: Path, rel: str) -> list[str]:
 def language(html: Path, rel: str) -> str | None:
     """``<html lang>`` の値。"""
     soup = _soup(html / rel)
-    return str(soup.html.get("lang")) if soup.html and soup.html.get("lang") else None
+    return (
+        str(soup.html.get("lang"))
+        if soup.html and soup.html.get("lang")
+        else None
+    )
 
 
 def external_links(html: Path = HTML) -> dict[str, list[str]]:
@@ -118,7 +126,8 @@ def main() -> int:
     problems = []
     for rel in pages(html):
         problems += [
-            f"{rel}: alt のない画像 {src}" for src in images_without_alt(html, rel)
+            f"{rel}: alt のない画像 {src}"
+            for src in images_without_alt(html, rel)
         ]
         problems += [f"{rel}: {p}" for p in heading_problems(html, rel)]
         if language(html, rel) != "ja":

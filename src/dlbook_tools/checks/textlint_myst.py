@@ -95,7 +95,9 @@ def _mask_inline(line: str) -> MaskedLine:
     out: list[str] = []
     pieces: list[tuple[int, int, int, int]] = []
     pos = 0
-    pattern = re.compile(f"{ROLE.pattern}|{CODE_SPAN.pattern}|{INLINE_MATH.pattern}")
+    pattern = re.compile(
+        f"{ROLE.pattern}|{CODE_SPAN.pattern}|{INLINE_MATH.pattern}"
+    )
     for m in pattern.finditer(line):
         text = m.group(0)
         if text.startswith("{"):
@@ -119,9 +121,9 @@ def _ends_sentence(lines: list[MaskedLine]) -> bool:
     for prev in reversed(lines):
         text = prev.text.strip()
         if text:
-            return text.endswith(("。", "．", ".", "|", ":", "`")) or text.startswith(
-                "#"
-            )
+            return text.endswith(
+                ("。", "．", ".", "|", ":", "`")
+            ) or text.startswith("#")
     return True
 
 
@@ -132,7 +134,9 @@ def mask_myst(source: str) -> list[MaskedLine]:
     stack: list[str] = []  # 開いている「文章のディレクティブ」のフェンス
     i = 0
     if lines and lines[0].strip() == "---":  # jupytext のヘッダ
-        end = next((k for k in range(1, len(lines)) if lines[k].strip() == "---"), 0)
+        end = next(
+            (k for k in range(1, len(lines)) if lines[k].strip() == "---"), 0
+        )
         out += [MaskedLine("") for _ in range(end + 1)]
         i = end + 1
 
@@ -180,7 +184,9 @@ def mask_myst(source: str) -> list[MaskedLine]:
                 while i < len(lines) and OPTION.match(lines[i]):  # :name: など
                     blank()
                     i += 1
-                if i < len(lines) and lines[i].strip() == "---":  # YAML のオプション
+                if (
+                    i < len(lines) and lines[i].strip() == "---"
+                ):  # YAML のオプション
                     end = next(
                         (
                             k
@@ -196,7 +202,11 @@ def mask_myst(source: str) -> list[MaskedLine]:
             end = i + 1
             while end < len(lines):
                 c = FENCE.match(lines[end])
-                if c and c.group(2)[0] == fence[0] and len(c.group(2)) >= len(fence):
+                if (
+                    c
+                    and c.group(2)[0] == fence[0]
+                    and len(c.group(2)) >= len(fence)
+                ):
                     if not c.group(3) and not c.group(5).strip():
                         break
                 end += 1
@@ -214,7 +224,9 @@ def mask_myst(source: str) -> list[MaskedLine]:
         if m and not m.group(3):  # 普通のコードブロック: 閉じるまでそのまま
             fence = m.group(2)
             end = i + 1
-            while end < len(lines) and not lines[end].lstrip().startswith(fence):
+            while end < len(lines) and not lines[end].lstrip().startswith(
+                fence
+            ):
                 end += 1
             end = min(end, len(lines) - 1)
             out.extend(MaskedLine(ln) for ln in lines[i : end + 1])
@@ -243,7 +255,9 @@ def mask_myst(source: str) -> list[MaskedLine]:
         d = DISABLE.match(line)
         if d:
             out.append(MaskedLine(f"<!-- {d.group(1).strip()} -->"))
-        elif TARGET.match(line) or stripped == "+++" or stripped.startswith("%"):
+        elif (
+            TARGET.match(line) or stripped == "+++" or stripped.startswith("%")
+        ):
             blank()
         elif stack and OPTION.match(line) and out and not out[-1].text.strip():
             blank()
@@ -266,19 +280,27 @@ class Violation:
 
     def __str__(self) -> str:
         message = self.message.replace("\n", " ")
-        return f"{self.path}:{self.line}:{self.column}: {message} ({self.rule})"
+        return (
+            f"{self.path}:{self.line}:{self.column}: {message} ({self.rule})"
+        )
 
 
 def _relative(path: Path, root: Path) -> str:
     """表示用のパス (root の外なら絶対パス)。"""
     path = path.resolve()
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    return (
+        path.relative_to(root).as_posix()
+        if path.is_relative_to(root)
+        else str(path)
+    )
 
 
 def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
     """章を変換して textlint に 1 回でかけ、指摘を元の位置で返す。"""
     if not TEXTLINT.exists():
-        raise SystemExit(f"textlint がありません: {TEXTLINT} (make setup で入ります)")
+        raise SystemExit(
+            f"textlint がありません: {TEXTLINT} (make setup で入ります)"
+        )
     masks: dict[str, tuple[str, list[MaskedLine]]] = {}
     with tempfile.TemporaryDirectory(prefix="dlbook-textlint-") as tmp:
         shadows = []
@@ -287,13 +309,24 @@ def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
             masked = mask_myst(path.read_text(encoding="utf-8"))
             shadow = Path(tmp) / rel.lstrip("/")
             shadow.parent.mkdir(parents=True, exist_ok=True)
-            shadow.write_text("\n".join(m.text for m in masked), encoding="utf-8")
+            shadow.write_text(
+                "\n".join(m.text for m in masked), encoding="utf-8"
+            )
             masks[str(shadow.resolve())] = (rel, masked)
             shadows.append(str(shadow))
-        cmd = [str(TEXTLINT), "--config", str(CONFIG), "--format", "json", *shadows]
+        cmd = [
+            str(TEXTLINT),
+            "--config",
+            str(CONFIG),
+            "--format",
+            "json",
+            *shadows,
+        ]
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
         if proc.returncode not in (0, 1) or not proc.stdout.strip():
-            raise SystemExit(f"textlint が失敗しました:\n{proc.stdout}\n{proc.stderr}")
+            raise SystemExit(
+                f"textlint が失敗しました:\n{proc.stdout}\n{proc.stderr}"
+            )
         results = json.loads(proc.stdout)
     violations = []
     for result in results:
@@ -306,7 +339,9 @@ def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
         for msg in result["messages"]:
             index = msg.get("range", [msg.get("index", 0)])[0]
             line = bisect.bisect_right(starts, index)
-            column = masked[line - 1].original_column(index - starts[line - 1] + 1)
+            column = masked[line - 1].original_column(
+                index - starts[line - 1] + 1
+            )
             violations.append(
                 Violation(rel, line, column, msg["ruleId"], msg["message"])
             )
@@ -322,13 +357,19 @@ def default_paths(root: Path = ROOT) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=Path)
-    parser.add_argument("--summary", action="store_true", help="章・規則ごとの件数")
-    parser.add_argument("--show-masked", action="store_true", help="変換結果を表示")
+    parser.add_argument(
+        "--summary", action="store_true", help="章・規則ごとの件数"
+    )
+    parser.add_argument(
+        "--show-masked", action="store_true", help="変換結果を表示"
+    )
     args = parser.parse_args(argv)
     paths = args.paths or default_paths()
     if args.show_masked:
         for path in paths:
-            for k, m in enumerate(mask_myst(path.read_text(encoding="utf-8")), 1):
+            for k, m in enumerate(
+                mask_myst(path.read_text(encoding="utf-8")), 1
+            ):
                 print(f"{k:4d}| {m.text}")
         return 0
     if shutil.which("node") is None:

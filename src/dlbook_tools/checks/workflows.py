@@ -48,7 +48,9 @@ def self_hosted_labels(config: Path = CONFIG) -> set[str]:
 def actionlint(files: list[Path]) -> list[str]:
     """actionlint の指摘 (設定したラベルの分を除く)。"""
     if not (ROOT / "node_modules" / "@tktco" / "node-actionlint").exists():
-        raise SystemExit("actionlint (npm) がありません: make setup で入ります")
+        raise SystemExit(
+            "actionlint (npm) がありません: make setup で入ります"
+        )
     node = shutil.which("node") or "node"
     cmd = [node, str(SCRIPT), *map(str, files)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -58,7 +60,11 @@ def actionlint(files: list[Path]) -> list[str]:
     problems = []
     for r in json.loads(proc.stdout):
         label = re.match(r'label "([^"]+)" is unknown', r["message"])
-        if r.get("kind") == "runner-label" and label and label.group(1) in labels:
+        if (
+            r.get("kind") == "runner-label"
+            and label
+            and label.group(1) in labels
+        ):
             continue
         path = Path(r["file"]).resolve()
         rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
