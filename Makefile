@@ -24,8 +24,10 @@ $(STAMPS)/apt: tools/apt-packages.txt
 $(STAMPS)/venv: requirements.lock pyproject.toml
 	@mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q \
+	  -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e . 2>&1 \
+	  | { grep -v "is ignored: it is neither" || true; }
 	@touch $@
 
 $(STAMPS)/npm: package-lock.json
