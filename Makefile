@@ -26,7 +26,7 @@ $(STAMPS)/venv: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q \
 	  -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e . 2>&1 \
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q --no-deps -e . 2>&1 \
 	  | { grep -v "is ignored: it is neither" || true; }
 	@touch $@
 
