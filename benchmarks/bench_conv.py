@@ -15,6 +15,14 @@ PyTorch のスレッド数は NumPy の BLAS と同じにそろえる。
 同じように効くように)、時間は中央値、比は各回の比の中央値とする。
 ループ版は遅いので回数を減らす (``--naive-repeats``)。外挿はしない。
 
+交互に測るとき、方法を切り替える前に少し待ち (``--settle`` 秒)、
+1 回空回ししてから測る。OpenBLAS の作業スレッドは仕事の後もしばらく
+(約 0.1 秒) 回り続けて (spin) 次の仕事を待ち、PyTorch の OpenMP の
+スレッドも同じことをする。待たずに切り替えると、2 スレッドでは前の
+方法のスレッドが 2 つしかない CPU を取り合い、次の方法が遅く出る
+(静かな計算機でも PyTorch が 4.7 ms から 9〜10 ms になり、比が
+実際より良く見えた)。
+
 表は 2 つ作る。
 
 1. 経過時間 (``time.perf_counter``)、スレッド数は BLAS と同じ。目標の指標。
@@ -90,8 +98,21 @@ def time_once(fn: Callable[[], object], clock: str = "wall") -> float:
     return now() - start
 
 
+def time_settled(
+    fn: Callable[[], object], clock: str = "wall", settle: float = 0.2
+) -> float:
+    """``settle`` 秒待ち、1 回空回ししてから ``fn()`` を 1 回測る (秒)。
+
+    待つのは、直前に測った方法のスレッドが回り終えるのを待つため。
+    空回しは、自分のスレッドを起こしてキャッシュを温めるため。
+    """
+    time.sleep(settle)
+    fn()
+    return time_once(fn, clock)
+
+
 def make_steps(
-    case: ConvCase, seed: int = 0
+    case: ConvCase, seed: int = 0, chunk: int | None = None
 ) -> dict[str, Callable[[], object]]:
     """方法の名前 → 順伝播 + 逆伝播を 1 回行う関数。"""
     rng = np.random.default_rng(seed)
@@ -102,7 +123,11 @@ def make_steps(
     b = np.zeros(case.FN, dtype=dtype)
     layers = {
         "naive": Conv2dNaive(W, b, case.stride, case.pad),
-        "im2col": Conv2d(W, b, case.stride, case.pad),
+        "im2col": (
+            Conv2d(W, b, case.stride, case.pad)
+            if chunk is None
+            else Conv2d(W, b, case.stride, case.pad, chunk=chunk)
+        ),
     }
     dout = rng.standard_normal(layers["im2col"].forward(x).shape)
     dout = dout.astype(dtype)
@@ -138,6 +163,8 @@ def compare_conv(
     naive_repeats: int = 3,
     threads: int | None = None,
     clock: str = "wall",
+    settle: float = 0.2,
+    chunk: int | None = None,
 ) -> list[dict[str, float | str | int]]:
     """ループ版・im2col 版・PyTorch の時間 (ms) と PyTorch との比。
 
@@ -151,6 +178,9 @@ def compare_conv(
         threads: PyTorch のスレッド数 (``None`` なら BLAS と同じ)。
         clock: ``"wall"`` (経過時間) か ``"cpu"`` (スレッド CPU 時間。
             1 スレッドのときだけ意味がある)。
+        settle: 方法を切り替える前に待つ秒数 (``time_settled``)。
+            1 スレッドのときは待たない。
+        chunk: ``Conv2d`` の ``chunk`` (``None`` なら既定値)。
 
     Returns:
         行のリスト。各行は ``method``, ``ms`` (中央値), ``best_ms``
@@ -158,15 +188,17 @@ def compare_conv(
     """
     case = case or ConvCase()
     threads = threads or blas_threads()
+    if threads == 1:  # 回り続ける作業スレッドがないので待たない
+        settle = 0.0
     torch.set_num_threads(threads)
-    steps = make_steps(case)
+    steps = make_steps(case, chunk=chunk)
     for name in ("torch", "im2col", "torch", "im2col"):  # 準備運動
         steps[name]()
     times: dict[str, list[float]] = {"torch": [], "im2col": []}
     ratios = []
     for _ in range(repeats):
-        t_torch = time_once(steps["torch"], clock)
-        t_im2col = time_once(steps["im2col"], clock)
+        t_torch = time_settled(steps["torch"], clock, settle)
+        t_im2col = time_settled(steps["im2col"], clock, settle)
         times["torch"].append(t_torch)
         times["im2col"].append(t_im2col)
         ratios.append(t_im2col / t_torch)
@@ -188,6 +220,7 @@ def compare_conv(
         },
     ]
     if naive_repeats > 0:
+        time.sleep(settle)
         naive = [
             time_once(steps["naive"], clock) for _ in range(naive_repeats)
         ]
@@ -211,8 +244,10 @@ LABELS = {
 }
 
 
-def header(case: ConvCase, load: float) -> str:
-    """表の前書き (設定と環境)。"""
+def header(
+    case: ConvCase, loads: tuple[float, float], args: argparse.Namespace
+) -> str:
+    """表の前書き (設定と環境)。``loads`` は測定の前と後の load average。"""
     c = asdict(case)
     setting = (
         f"N={c['N']}, C={c['C']}→{c['FN']}, {c['size']}×{c['size']}, "
@@ -228,8 +263,11 @@ def header(case: ConvCase, load: float) -> str:
         f"- 環境: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPU, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, PyTorch {torch.__version__}",
-        f"- 測定前の load average (1 分): {load:.2f}。"
-        "他の処理と CPU を分け合っていると経過時間の比は揺れる。",
+        f"- load average (1 分): 測定前 {loads[0]:.2f}、測定後 "
+        f"{loads[1]:.2f}。他の処理と CPU を分け合っていると比は揺れる。",
+        f"- `Conv2d` の chunk: {args.chunk or '既定値'}。"
+        "各回、1 回空回ししてから測った。2 スレッド以上では方法を切り替える"
+        f"前に {args.settle} 秒待った (回り続ける作業スレッドの影響を除くため)。",
         "- 時間は中央値 (最小値も併記)。im2col の比は、PyTorch と交互に"
         "測った各回の比の中央値。ループ版は回数を減らし、外挿せずに"
         "同じ大きさで測った (比は中央値どうしの比)。",
@@ -261,15 +299,16 @@ def measure(
     case: ConvCase, args: argparse.Namespace, threads: int, clock: str
 ) -> list[dict[str, float | str | int]]:
     """BLAS のスレッド数を ``threads`` にそろえて ``compare_conv`` を呼ぶ。"""
+    kwargs = {"settle": args.settle, "chunk": args.chunk}
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # スレッド数は変えられないので、報告だけする
         return compare_conv(
-            case, args.repeats, args.naive_repeats, threads, clock
+            case, args.repeats, args.naive_repeats, threads, clock, **kwargs
         )
     with threadpool_limits(limits=threads, user_api="blas"):
         return compare_conv(
-            case, args.repeats, args.naive_repeats, threads, clock
+            case, args.repeats, args.naive_repeats, threads, clock, **kwargs
         )
 
 
@@ -279,6 +318,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive-repeats", type=int, default=3)
     parser.add_argument(
         "--threads", type=int, default=None, help="既定は BLAS と同じ"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.2,
+        help="方法を切り替える前に待つ秒数 (回り続けるスレッドを待つ)",
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=None, help="Conv2d の chunk (既定値)"
     )
     parser.add_argument(
         "--no-cpu-clock",
@@ -293,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     case = ConvCase(N=4, size=16) if args.quick else ConvCase()
     threads = args.threads or blas_threads()
     load = os.getloadavg()[0]
-    parts = [header(case, load)]
+    parts = []
     rows = measure(case, args, threads, "wall")
     title = f"経過時間、{threads} スレッド (NumPy の BLAS と PyTorch で同じ)"
     parts.append(to_markdown(rows, title))
@@ -301,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = measure(case, args, 1, "cpu")
         title = "スレッド CPU 時間、1 スレッド (混雑の影響を受けにくい)"
         parts.append(to_markdown(rows, title))
+    parts.insert(0, header(case, (load, os.getloadavg()[0]), args))
     text = "\n".join(parts)
     print(text)
     if not args.quick:

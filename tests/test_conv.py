@@ -148,6 +148,17 @@ class TestIm2col:
         with pytest.raises(ValueError, match="C 連続"):
             im2col(x, 3, 3, 1, 1, out=np.empty((27, 97)))
 
+    @pytest.mark.parametrize("pad", [0, 2])
+    def test_col2im_out_buffer(self, pad: int) -> None:
+        x, _, _, _, _ = make_case(CASES[0])  # (2, 3, 7, 7)
+        c = np.random.default_rng(1).standard_normal(
+            im2col(x, 3, 3, 1, pad).shape
+        )
+        expected = col2im(c, x.shape, 3, 3, 1, pad)
+        buf = np.full(x.shape, np.nan)  # 前の中身は結果に残らない
+        assert col2im(c, x.shape, 3, 3, 1, pad, out=buf) is buf
+        np.testing.assert_array_equal(buf, expected)
+
     def test_does_not_modify_input(self) -> None:
         x, _, _, _, _ = make_case(CASES[0])
         x0 = x.copy()
@@ -265,6 +276,40 @@ class TestBackward:
         (expected,) = torch_conv(x[:1], weight, b, stride, pad)
         np.testing.assert_allclose(
             layer.forward(x[:1]), expected, rtol=RTOL, atol=ATOL
+        )
+
+    @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 100])
+    def test_chunk_does_not_change_results(self, chunk: int) -> None:
+        # 5 枚を chunk 枚ずつ (割り切れない・バッチより大きい場合も) 計算する
+        x, weight, b, stride, pad = make_case((5, 3, 8, 7, 4, 3, 3, 2, 1))
+        layer = Conv2d(weight, b, stride, pad, chunk=chunk)
+        out = layer.forward(x)
+        dout = np.random.default_rng(2).standard_normal(out.shape)
+        expected = torch_conv(x, weight, b, stride, pad, dout)
+        dx = layer.backward(dout)
+        got = (out, dx, layer.grads["W"], layer.grads["b"])
+        names = ("y", "dx", "dW", "db")
+        for name, g, e in zip(names, got, expected, strict=True):
+            np.testing.assert_allclose(
+                g, e, rtol=RTOL, atol=ATOL, err_msg=name
+            )
+
+    @pytest.mark.parametrize("chunk", [0, -1, 2.0, True])
+    def test_bad_chunk(self, chunk: object) -> None:
+        _, weight, b, _, _ = make_case(CASES[0])
+        with pytest.raises(ValueError, match="chunk"):
+            Conv2d(weight, b, chunk=chunk)  # type: ignore[arg-type]
+
+    def test_input_changed_after_forward(self) -> None:
+        # 順伝播で使った x を後から書き換えても、勾配は順伝播の x のもの
+        x, weight, b, stride, pad = make_case(CASES[0])
+        layer = Conv2d(weight, b, stride, pad)
+        dout = np.ones_like(layer.forward(x))
+        _, _, dW_t, _ = torch_conv(x, weight, b, stride, pad, dout)
+        x[...] = 0.0
+        layer.backward(dout)
+        np.testing.assert_allclose(
+            layer.grads["W"], dW_t, rtol=RTOL, atol=ATOL
         )
 
     def test_backward_before_forward(self) -> None:
