@@ -1,0 +1,109 @@
+"""dlbook.detector のテスト (生成シーン、小さな検出器、作図)。"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from dlbook.detection import box_iou, mean_average_precision
+from dlbook.detector import (
+    SHAPE_CLASSES,
+    TinyDetector,
+    decode,
+    detection_loss,
+    draw_detections,
+    encode_targets,
+    make_scenes,
+    train_detector,
+)
+
+
+class TestScenes:
+    def test_shapes_and_boxes(self):
+        images, targets = make_scenes(20, size=64, max_objects=3, seed=0)
+        assert images.shape == (20, 3, 64, 64)
+        assert images.dtype == torch.float32
+        assert 0.0 <= images.min() and images.max() <= 1.0
+        for t in targets:
+            assert 1 <= len(t["boxes"]) <= 3
+            assert t["boxes"].shape == (len(t["labels"]), 4)
+            assert ((t["boxes"] >= 0) & (t["boxes"] <= 64)).all()
+            assert set(t["labels"].tolist()) <= {0, 1, 2}
+            iou = box_iou(t["boxes"], t["boxes"])
+            assert (iou - torch.eye(len(iou))).abs().max() == 0  # 重ならない
+
+    def test_seed_is_reproducible(self):
+        a, ta = make_scenes(3, seed=5)
+        b, tb = make_scenes(3, seed=5)
+        c, _ = make_scenes(3, seed=6)
+        assert torch.equal(a, b) and not torch.equal(a, c)
+        assert all(
+            torch.equal(x["boxes"], y["boxes"])
+            for x, y in zip(ta, tb, strict=True)  # 画像ごと
+        )
+
+    def test_object_is_drawn_inside_its_box(self):
+        images, targets = make_scenes(1, max_objects=1, seed=1, noise=0.0)
+        x1, y1, x2, y2 = targets[0]["boxes"][0].int().tolist()
+        background = images[0, :, 0, 0] if x1 > 0 or y1 > 0 else None
+        inside = images[0, :, (y1 + y2) // 2, (x1 + x2) // 2]
+        assert background is None or not torch.equal(inside, background)
+
+    def test_class_names_are_japanese(self):
+        assert SHAPE_CLASSES == ("円", "四角", "三角")
+
+
+class TestTinyDetector:
+    def test_output_shape(self):
+        out = TinyDetector(num_classes=3)(torch.rand(2, 3, 64, 64))
+        assert out.shape == (2, 8, 8, 8)  # (N, 5 + C, H/8, W/8)
+
+    def test_decode_inverts_encode(self):
+        """正解から作った「完璧な」出力を decode すると正解の箱に戻る。"""
+        _, targets = make_scenes(4, seed=2)
+        obj, box, label = encode_targets(targets, 8, 64)
+        logit = lambda p: torch.logit(p.clamp(1e-6, 1 - 1e-6))  # noqa: E731
+        cls = torch.nn.functional.one_hot(label.clamp(min=0), 3).float()
+        out = torch.cat(
+            [
+                logit(obj).unsqueeze(1),
+                logit(box),
+                20 * cls.permute(0, 3, 1, 2),
+            ],
+            dim=1,
+        )  # (N, 8, S, S)
+        preds = decode(out, 64, score_threshold=0.5)
+        for p, t in zip(preds, targets, strict=True):
+            assert len(p["boxes"]) == len(t["boxes"])
+            iou = box_iou(p["boxes"], t["boxes"])
+            assert iou.max(dim=0).values.min() > 0.999
+        assert mean_average_precision(preds, targets) == pytest.approx(1.0)
+
+    def test_training_reduces_loss(self):
+        images, targets = make_scenes(64, seed=3)
+        torch.manual_seed(0)
+        model = TinyDetector()
+        with torch.no_grad():
+            before = detection_loss(model.eval()(images), targets, 64).item()
+        history = train_detector(
+            model, images, targets, epochs=6, batch_size=16, seed=0
+        )
+        with torch.no_grad():
+            after = detection_loss(model.eval()(images), targets, 64).item()
+        assert history[-1] < history[0]
+        assert after < 0.7 * before
+
+
+class TestDrawDetections:
+    def test_draw_detections(self):
+        images, targets = make_scenes(1, seed=0)
+        t = targets[0]
+        scores = torch.linspace(0.9, 0.5, len(t["labels"]))
+        fig = draw_detections(images[0], t["boxes"], t["labels"], scores)
+        assert isinstance(fig, Figure)
+        ax = fig.axes[0]
+        assert len(ax.patches) == len(t["boxes"])
+        texts = [x.get_text() for x in ax.texts]
+        name = SHAPE_CLASSES[int(t["labels"][0])]
+        assert texts[0] == f"{name} 0.90"
