@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.server
 import json
 import os
 import platform
@@ -35,16 +34,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dlbook_tools.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EDIT_CHAPTER = "book/ch04_nn_basics.md"
 EDIT_SENTENCE = "この一文はベンチマークが足した。"
 
@@ -149,24 +146,6 @@ def bench_builds(copy: Path) -> dict[str, float]:
     return times
 
 
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """directory を 127.0.0.1 の空きポートで配信する。"""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
 def _kind(url: str, content_type: str) -> str:
     path = url.split("?")[0].lower()
     if "font" in content_type or path.endswith((".woff2", ".woff", ".ttf")):
@@ -188,9 +167,9 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
 
     chapters = sorted((html / "book").glob("ch*.html"))
     weights: dict[str, dict[str, int]] = {}
-    with serve(html) as url, sync_playwright() as pw:
+    with serve_directory(html) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
         )
         for path in chapters:
             rel = path.relative_to(html).as_posix()

@@ -8,17 +8,15 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from dlbook_tools.browser import serve_directory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "search_ja"
 
@@ -37,20 +35,6 @@ def _search(browser, base: str, query: str) -> list[str]:
         )
     finally:
         page.close()
-
-
-@contextmanager
-def _serve(directory: Path) -> Iterator[str]:
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(directory)
-    )
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def _build_fixture(out: Path, shim: bool) -> Path:
@@ -74,8 +58,8 @@ def _build_fixture(out: Path, shim: bool) -> Path:
 def fixture_sites(tmp_path_factory) -> Iterator[dict[bool, str]]:
     root = tmp_path_factory.mktemp("search_ja")
     with (
-        _serve(_build_fixture(root / "shim", True)) as with_shim,
-        _serve(_build_fixture(root / "plain", False)) as plain,
+        serve_directory(_build_fixture(root / "shim", True)) as with_shim,
+        serve_directory(_build_fixture(root / "plain", False)) as plain,
     ):
         yield {True: with_shim, False: plain}
 

@@ -37,6 +37,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 from dlbook_tools import buildinfo
+from dlbook_tools.doctree import insert_after_title
 
 logger = logging.getLogger(__name__)
 
@@ -211,17 +212,9 @@ def add_notebook_links(
     """スライドのリンク (``dlbook-slides``) の直後、なければ章の見出しの直後に置く。"""
     if app.builder.format != "html" or not _is_chapter(app, docname):
         return
-    section = next(iter(doctree.findall(nodes.section)), None)
-    if section is None:
-        return
-    index = 0
-    for i, child in enumerate(section.children):
-        if isinstance(child, nodes.title):
-            index = i + 1
-        if "dlbook-slides" in child.get("classes", []):
-            index = i + 1
-            break
-    section.insert(index, notebook_links(app, docname))
+    insert_after_title(
+        doctree, notebook_links(app, docname), after_classes=("dlbook-slides",)
+    )
 
 
 def write_site_notebooks(app: Sphinx, exception: Exception | None) -> None:

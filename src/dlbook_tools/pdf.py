@@ -17,15 +17,9 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import io
-import shutil
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,16 +27,9 @@ import yaml
 from pypdf import PdfReader, PdfWriter
 
 from dlbook_tools import buildinfo
+from dlbook_tools.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
 
 ROOT = buildinfo.ROOT
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
@@ -91,28 +78,12 @@ def toc_docs(root: Path = ROOT) -> list[str]:
     return [d.removesuffix(".md").removesuffix(".ipynb") for d in docs]
 
 
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
 def print_pages(html: Path, docs: list[str]) -> list[tuple[str, bytes]]:
     """各ページを PDF に印刷し、(しおりの題, PDF のバイト列) の列を返す。"""
     from playwright.sync_api import sync_playwright
 
     results = []
-    with serve(html) as url, sync_playwright() as pw:
+    with serve_directory(html) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS
         )

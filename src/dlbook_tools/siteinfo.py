@@ -21,6 +21,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
 from dlbook_tools import buildinfo
+from dlbook_tools.doctree import insert_after_title
 
 PDF_NAME = "dlbook.pdf"
 
@@ -65,22 +66,11 @@ def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """表紙の見出しの直後に「本全体の PDF」を置く。"""
     if app.builder.format != "html" or docname != app.config.root_doc:
         return
-    section = next(iter(doctree.findall(nodes.section)), None)
-    if section is None:
-        return
-    index = next(
-        (
-            i + 1
-            for i, c in enumerate(section.children)
-            if isinstance(c, nodes.title)
-        ),
-        0,
-    )
     para = nodes.paragraph(classes=["dlbook-pdf"])
     para += nodes.Text("本全体を 1 つの PDF で読む・印刷する: ")
     uri = _rel(app, docname, PDF_NAME)
     para += nodes.reference(PDF_NAME, PDF_NAME, refuri=uri, internal=False)
-    section.insert(index, para)
+    insert_after_title(doctree, para)
 
 
 #: ``{nb-exec-table}`` (myst-nb) の英語の見出しと絵文字を日本語の文字にする

@@ -16,6 +16,7 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
+from dlbook_tools.doctree import insert_after_title
 from dlbook_tools.slides import CHAPTER_OPTIONS
 
 FORMATS = (("HTML", "html"), ("PDF", "pdf"), ("PPTX", "pptx"))
@@ -68,18 +69,7 @@ def add_slide_links(
         return
     if not re.search(app.config.dlbook_slides_pattern, docname):
         return
-    section = next(iter(doctree.findall(nodes.section)), None)
-    if section is None:
-        return
-    index = next(
-        (
-            i + 1
-            for i, child in enumerate(section.children)
-            if isinstance(child, nodes.title)
-        ),
-        0,
-    )
-    section.insert(index, slide_links(app, docname))
+    insert_after_title(doctree, slide_links(app, docname))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
