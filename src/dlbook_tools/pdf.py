@@ -50,6 +50,10 @@ PRINT_CSS = """
   .katex-display { overflow: visible !important; }
   img, figure, table, .cell_output { break-inside: avoid; }
   h1, h2, h3 { break-after: avoid; }
+  /* テーマは印刷時に番号のない題 (#jb-print-docs-body) を出し、本文の h1 を隠す。
+     章番号 (4. など) の付いた本文の h1 を見せる */
+  #jb-print-docs-body { display: none !important; }
+  .bd-main .bd-content .bd-article h1:first-of-type { display: block !important; }
   a { color: inherit; text-decoration: none; }
 }
 """
