@@ -34,7 +34,20 @@ def _check_input(x: np.ndarray) -> None:
         )
 
 
-class MaxPool2d(Layer):
+class _Pool2d(Layer):
+    """プーリング層の共通部分: 窓の大きさ・ストライド・パディングを検査して持つ。"""
+
+    def __init__(
+        self, kernel: int, stride: int | None = None, pad: int = 0
+    ) -> None:
+        super().__init__()
+        stride = kernel if stride is None else stride
+        _check_pool_args(kernel, stride, pad)
+        self.kernel, self.stride, self.pad = kernel, stride, pad
+        self.x_shape: tuple[int, int, int, int] | None = None
+
+
+class MaxPool2d(_Pool2d):
     r"""最大値プーリング (max pooling)。
 
     .. math::
@@ -59,11 +72,7 @@ class MaxPool2d(Layer):
     def __init__(
         self, kernel: int, stride: int | None = None, pad: int = 0
     ) -> None:
-        super().__init__()
-        stride = kernel if stride is None else stride
-        _check_pool_args(kernel, stride, pad)
-        self.kernel, self.stride, self.pad = kernel, stride, pad
-        self.x_shape: tuple[int, int, int, int] | None = None
+        super().__init__(kernel, stride, pad)
         self.argmax: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
@@ -109,7 +118,7 @@ class MaxPool2d(Layer):
         )
 
 
-class AvgPool2d(Layer):
+class AvgPool2d(_Pool2d):
     r"""平均プーリング (average pooling)。
 
     .. math::
@@ -129,15 +138,6 @@ class AvgPool2d(Layer):
         - 入力: ``(N, C, H, W)``
         - 出力: ``(N, C, OH, OW)``
     """
-
-    def __init__(
-        self, kernel: int, stride: int | None = None, pad: int = 0
-    ) -> None:
-        super().__init__()
-        stride = kernel if stride is None else stride
-        _check_pool_args(kernel, stride, pad)
-        self.kernel, self.stride, self.pad = kernel, stride, pad
-        self.x_shape: tuple[int, int, int, int] | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         _check_input(x)
