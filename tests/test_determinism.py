@@ -45,3 +45,20 @@ def test_timing_is_ignored_but_numbers_are_not() -> None:
     c = determinism.snapshot(nb("精度 0.913\n1 エポック 2.9 秒\n", "11.0"))
     assert determinism.compare(a, b) == []
     assert len(determinism.compare(a, c)) == 1
+
+
+def test_stream_line_breaks_are_ignored_but_values_are_not() -> None:
+    def nb(*chunks: str) -> dict:
+        outs = [
+            {"output_type": "stream", "name": "stdout", "text": c}
+            for c in chunks
+        ]
+        return {
+            "cells": [{"cell_type": "code", "metadata": {}, "outputs": outs}]
+        }
+
+    built = determinism.snapshot(nb("予測:\n [0 1 1 0] 正解: [0 1 1 0]\n"))
+    rerun = determinism.snapshot(nb("予測:", " [0 1 1 0] 正解: [0 1 1 0]\n"))
+    wrong = determinism.snapshot(nb("予測: [1 1 1 0] 正解: [0 1 1 0]\n"))
+    assert determinism.compare(built, rerun) == []
+    assert len(determinism.compare(built, wrong)) == 1

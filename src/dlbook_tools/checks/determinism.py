@@ -103,7 +103,12 @@ def snapshot(nb: dict[str, Any]) -> Snapshot:
                 texts.append(normalise(_text(data["text/plain"])))
             elif out["output_type"] == "error":
                 texts.append(f"{out['ename']}: {out['evalue']}")
-        texts += [normalise(streams[name]) for name in sorted(streams)]
+        # 流れの区切り方 (断片の境目の改行) は実行のたびに変わりうるので、
+        # 空白の並びは 1 つの空白とみなして語と数だけを比べる
+        texts += [
+            " ".join(normalise(streams[name]).split())
+            for name in sorted(streams)
+        ]
         snap.cells[index] = texts
     return snap
 
