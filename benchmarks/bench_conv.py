@@ -15,13 +15,19 @@ PyTorch のスレッド数は NumPy の BLAS と同じにそろえる。
 同じように効くように)、時間は中央値、比は各回の比の中央値とする。
 ループ版は遅いので回数を減らす (``--naive-repeats``)。外挿はしない。
 
-交互に測るとき、方法を切り替える前に少し待ち (``--settle`` 秒)、
-1 回空回ししてから測る。OpenBLAS の作業スレッドは仕事の後もしばらく
-(約 0.1 秒) 回り続けて (spin) 次の仕事を待ち、PyTorch の OpenMP の
-スレッドも同じことをする。待たずに切り替えると、2 スレッドでは前の
-方法のスレッドが 2 つしかない CPU を取り合い、次の方法が遅く出る
-(静かな計算機でも PyTorch が 4.7 ms から 9〜10 ms になり、比が
-実際より良く見えた)。
+交互に測るとき、方法を切り替える前に少し待つ (``--settle`` 秒)。
+OpenBLAS の作業スレッドは仕事の後もしばらく (約 0.1 秒) 回り続けて
+(spin) 次の仕事を待ち、PyTorch の OpenMP のスレッドも同じことをする。
+待たずに切り替えると、2 スレッドでは前の方法のスレッドが 2 つしかない
+CPU を取り合い、次の方法が遅く出る (静かな計算機でも PyTorch が
+4.7 ms から 9〜10 ms になり、比が実際より良く見えた)。
+
+待った後は、学習ループの中と同じく続けて呼んだときの時間を測る:
+``--warmup`` 回空回ししてから ``--burst`` 回続けて測り、その中央値を
+その回の時間とする。この計算機 (仮想マシン) では、しばらく休んだ
+CPU は起きてから速さが戻るまでに数回分の時間がかかる。待った直後の
+1 回だけを測ると、スレッドの受け渡しが多い方法 (im2col 版の 2 スレッド)
+ほど遅く出た (続けて呼べば 14 ms のものが 25 ms)。
 
 表は 2 つ作る。
 
@@ -99,16 +105,22 @@ def time_once(fn: Callable[[], object], clock: str = "wall") -> float:
 
 
 def time_settled(
-    fn: Callable[[], object], clock: str = "wall", settle: float = 0.2
+    fn: Callable[[], object],
+    clock: str = "wall",
+    settle: float = 0.2,
+    warmup: int = 3,
+    burst: int = 5,
 ) -> float:
-    """``settle`` 秒待ち、1 回空回ししてから ``fn()`` を 1 回測る (秒)。
+    """``settle`` 秒待ち、``warmup`` 回空回ししてから ``fn()`` を
+    ``burst`` 回続けて測り、その中央値を返す (秒)。
 
     待つのは、直前に測った方法のスレッドが回り終えるのを待つため。
-    空回しは、自分のスレッドを起こしてキャッシュを温めるため。
+    空回しは、自分のスレッドと CPU を起こし、キャッシュを温めるため。
     """
     time.sleep(settle)
-    fn()
-    return time_once(fn, clock)
+    for _ in range(warmup):
+        fn()
+    return statistics.median(time_once(fn, clock) for _ in range(burst))
 
 
 def make_steps(
@@ -165,6 +177,8 @@ def compare_conv(
     clock: str = "wall",
     settle: float = 0.2,
     chunk: int | None = None,
+    warmup: int = 3,
+    burst: int = 5,
 ) -> list[dict[str, float | str | int]]:
     """ループ版・im2col 版・PyTorch の時間 (ms) と PyTorch との比。
 
@@ -181,6 +195,8 @@ def compare_conv(
         settle: 方法を切り替える前に待つ秒数 (``time_settled``)。
             1 スレッドのときは待たない。
         chunk: ``Conv2d`` の ``chunk`` (``None`` なら既定値)。
+        warmup: 各回、測る前に空回しする回数。
+        burst: 各回、続けて測る回数 (その中央値をその回の時間とする)。
 
     Returns:
         行のリスト。各行は ``method``, ``ms`` (中央値), ``best_ms``
@@ -197,8 +213,8 @@ def compare_conv(
     times: dict[str, list[float]] = {"torch": [], "im2col": []}
     ratios = []
     for _ in range(repeats):
-        t_torch = time_settled(steps["torch"], clock, settle)
-        t_im2col = time_settled(steps["im2col"], clock, settle)
+        t_torch = time_settled(steps["torch"], clock, settle, warmup, burst)
+        t_im2col = time_settled(steps["im2col"], clock, settle, warmup, burst)
         times["torch"].append(t_torch)
         times["im2col"].append(t_im2col)
         ratios.append(t_im2col / t_torch)
@@ -266,11 +282,14 @@ def header(
         f"- load average (1 分): 測定前 {loads[0]:.2f}、測定後 "
         f"{loads[1]:.2f}。他の処理と CPU を分け合っていると比は揺れる。",
         f"- `Conv2d` の chunk: {args.chunk or '既定値'}。"
-        "各回、1 回空回ししてから測った。2 スレッド以上では方法を切り替える"
-        f"前に {args.settle} 秒待った (回り続ける作業スレッドの影響を除くため)。",
-        "- 時間は中央値 (最小値も併記)。im2col の比は、PyTorch と交互に"
-        "測った各回の比の中央値。ループ版は回数を減らし、外挿せずに"
-        "同じ大きさで測った (比は中央値どうしの比)。",
+        "2 スレッド以上では方法を切り替える前に "
+        f"{args.settle} 秒待った (回り続ける作業スレッドの影響を除くため)。"
+        f"各回、{args.warmup} 回空回ししてから {args.burst} 回続けて測り、"
+        "その中央値をその回の時間とした (学習ループの中と同じ、続けて"
+        "呼んだときの時間)。",
+        "- 時間は各回の時間の中央値 (最小値も併記)。im2col の比は、PyTorch "
+        "と交互に測った各回の比の中央値。ループ版は回数を減らし、外挿せずに"
+        "同じ大きさで 1 回ずつ測った (比は中央値どうしの比)。",
     ]
     return "\n".join(lines) + "\n"
 
@@ -299,7 +318,12 @@ def measure(
     case: ConvCase, args: argparse.Namespace, threads: int, clock: str
 ) -> list[dict[str, float | str | int]]:
     """BLAS のスレッド数を ``threads`` にそろえて ``compare_conv`` を呼ぶ。"""
-    kwargs = {"settle": args.settle, "chunk": args.chunk}
+    kwargs = {
+        "settle": args.settle,
+        "chunk": args.chunk,
+        "warmup": args.warmup,
+        "burst": args.burst,
+    }
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # スレッド数は変えられないので、報告だけする
@@ -327,6 +351,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--chunk", type=int, default=None, help="Conv2d の chunk (既定値)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="各回、測る前の空回しの回数"
+    )
+    parser.add_argument(
+        "--burst", type=int, default=5, help="各回、続けて測る回数"
     )
     parser.add_argument(
         "--no-cpu-clock",

@@ -24,6 +24,7 @@ from dlbook.conv import (
     im2col,
 )
 from dlbook.gradcheck import check_layer
+from dlbook.parallel import blas_threads
 
 RTOL, ATOL = 1e-10, 1e-12
 GRAD_TOL = 1e-7
@@ -278,11 +279,17 @@ class TestBackward:
             layer.forward(x[:1]), expected, rtol=RTOL, atol=ATOL
         )
 
+    @pytest.mark.parametrize("workers", [1, 2, 3])
     @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 100])
-    def test_chunk_does_not_change_results(self, chunk: int) -> None:
-        # 5 枚を chunk 枚ずつ (割り切れない・バッチより大きい場合も) 計算する
-        x, weight, b, stride, pad = make_case((5, 3, 8, 7, 4, 3, 3, 2, 1))
-        layer = Conv2d(weight, b, stride, pad, chunk=chunk)
+    @pytest.mark.parametrize("stride", [1, 2])
+    def test_chunk_and_workers_do_not_change_results(
+        self, chunk: int, workers: int, stride: int
+    ) -> None:
+        # 5 枚を chunk 枚ずつ (割り切れない・バッチより大きい場合も)、
+        # workers 本のスレッドで計算する
+        case = (5, 3, 8, 7, 4, 3, 3, stride, 1)
+        x, weight, b, stride, pad = make_case(case)
+        layer = Conv2d(weight, b, stride, pad, chunk=chunk, workers=workers)
         out = layer.forward(x)
         dout = np.random.default_rng(2).standard_normal(out.shape)
         expected = torch_conv(x, weight, b, stride, pad, dout)
@@ -294,11 +301,34 @@ class TestBackward:
                 g, e, rtol=RTOL, atol=ATOL, err_msg=name
             )
 
+    def test_default_workers_follow_blas_threads(self) -> None:
+        # workers=None: BLAS のスレッド数 (threadpool_limits で 1 と 2)
+        from threadpoolctl import threadpool_limits
+
+        x, weight, b, stride, pad = make_case((4, 2, 6, 6, 3, 3, 3, 1, 1))
+        layer = Conv2d(weight, b, stride, pad, chunk=1)
+        (expected,) = torch_conv(x, weight, b, stride, pad)
+        for threads in (1, 2):
+            layer._work.clear()
+            with threadpool_limits(limits=threads, user_api="blas"):
+                np.testing.assert_allclose(
+                    layer.forward(x), expected, rtol=RTOL, atol=ATOL
+                )
+                used = blas_threads()  # 1 CPU の計算機では 2 にならない
+            # 作業用配列はスレッドごと: 2 本なら 2 組できる
+            assert {w for (_, w) in layer._work} == set(range(used))
+
     @pytest.mark.parametrize("chunk", [0, -1, 2.0, True])
     def test_bad_chunk(self, chunk: object) -> None:
         _, weight, b, _, _ = make_case(CASES[0])
         with pytest.raises(ValueError, match="chunk"):
             Conv2d(weight, b, chunk=chunk)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("workers", [0, -2, 1.5, False])
+    def test_bad_workers(self, workers: object) -> None:
+        _, weight, b, _, _ = make_case(CASES[0])
+        with pytest.raises(ValueError, match="workers"):
+            Conv2d(weight, b, workers=workers)  # type: ignore[arg-type]
 
     def test_input_changed_after_forward(self) -> None:
         # 順伝播で使った x を後から書き換えても、勾配は順伝播の x のもの

@@ -29,6 +29,8 @@ import numpy as np
 
 from dlbook.init import INITIALIZERS
 from dlbook.layers import Layer
+from dlbook.parallel import map_chunks
+from dlbook.windows import Windows
 
 
 def conv_output_size(
@@ -349,6 +351,14 @@ def conv2d_input_grad_by_flip(
     return dxp[:, :, pad : pad + H, pad : pad + W_].copy()  # (N, C, H, W)
 
 
+def _check_positive_int(name: str, value: object) -> None:
+    """``value`` が 1 以上の整数 (bool は除く) でなければ ValueError。"""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{name} は 1 以上の整数 ({name} must be an int >= 1): {value!r}"
+        )
+
+
 def _as_float_array(a: np.ndarray) -> np.ndarray:
     """浮動小数点の配列としてコピーする (float32 はそのまま保つ)。"""
     a = np.array(a)
@@ -475,13 +485,13 @@ class Conv2dNaive(_ConvBase):
 
 
 class Conv2d(_ConvBase):
-    r"""im2col による畳み込み層。
+    r"""im2col による畳み込み層 (速い版)。
 
     順伝播は :math:`Y = W_\mathrm{col}\, X_\mathrm{col} + b`
     (:math:`W_\mathrm{col}`: ``(FN, C*FH*FW)``、
-    :math:`X_\mathrm{col}`: ``im2col`` の ``(C*FH*FW, N*OH*OW)``)。
+    :math:`X_\mathrm{col}`: im2col の ``(C*FH*FW, 位置の数)``)。
     逆伝播は行列積の勾配そのもので (:math:`\Delta` は ``dout`` を
-    ``(FN, N*OH*OW)`` に並べたもの)
+    ``(FN, 位置の数)`` に並べたもの)
 
     .. math::
         \frac{\partial L}{\partial W_\mathrm{col}} =
@@ -490,25 +500,28 @@ class Conv2d(_ConvBase):
             W_\mathrm{col}^\top \Delta, \quad
         \frac{\partial L}{\partial b} = \Delta \mathbf{1}
 
-    :math:`\partial L/\partial X_\mathrm{col}` は ``col2im`` で画素に戻す。
+    :math:`\partial L/\partial X_\mathrm{col}` は col2im で画素に戻す。
 
     速くするための工夫 (式は変わらない):
 
-    - バッチを ``chunk`` 枚ずつに分ける。列の行列は入力の約
-      :math:`F_H F_W` 倍の大きさで (既定のベンチマークで 19 MB)、
-      一度に作るとキャッシュに収まらず、行列積が主記憶を待つ。
-      塊ごと (既定の 8 枚で 4.7 MB) なら、作った列がキャッシュにある
-      うちに使える。
-      :math:`\partial L/\partial W_\mathrm{col}` は塊ごとの
-      :math:`\Delta X_\mathrm{col}^\top` の和である。
-    - 行列積は画像ごとに ``np.matmul`` の先頭の軸で繰り返す。結果が
-      そのまま ``(N, FN, OH*OW)`` の並びになり、大きな転置が要らない。
+    - im2col と col2im は ``dlbook.windows.Windows`` で行う。窓を
+      strided view で表し、列の行列をコピー 1 回で作る。ストライド 1
+      では出力の位置を平らな番号で数えるので、各行が入力の連続した
+      一続きになる。
+    - バッチを ``chunk`` 枚ずつの塊に分ける。列の行列は入力の約
+      :math:`F_H F_W` 倍の大きさで、一度に作るとキャッシュに収まらず
+      行列積が主記憶を待つ。塊ごとなら、作った列がキャッシュにある
+      うちに使える。:math:`\partial L/\partial W_\mathrm{col}` は
+      塊ごとの :math:`\Delta X_\mathrm{col}^\top` の和である。
+    - 塊は ``dlbook.parallel.map_chunks`` で BLAS と同じ数のスレッドに
+      分けて計算する (各スレッドの行列積は 1 スレッド)。
     - 逆伝播では列の行列を保存せず、入力から作り直す (保存した大きな
-      行列を主記憶から読み直すより速く、メモリも塊 1 つ分で済む)。
+      行列を主記憶から読み直すより速く、メモリも塊の分で済む)。
     - パディングは ``forward`` の最初に 1 回だけする。パディングした
       入力のコピーを ``backward`` のために持つので、``forward`` の後で
       ``x`` を書き換えても勾配は変わらない。
-    - 作業用の配列は使い回す。返す ``out`` と ``dx`` は毎回新しい配列。
+    - 作業用の配列はスレッドごとに使い回す。返す ``out`` と ``dx`` は
+      毎回新しい配列。
 
     Args:
         W: フィルタの初期値 (コピーして持つ。float32 ならそのまま)。
@@ -516,6 +529,8 @@ class Conv2d(_ConvBase):
         stride: ストライド。
         pad: パディング。
         chunk: 一度に im2col する画像の枚数 (1 以上)。結果は変わらない。
+        workers: スレッドの数 (``None`` なら呼んだ時点の BLAS の
+            スレッド数)。結果は変わらない。
 
     Shape:
         - W: ``(FN, C, FH, FW)``、b: ``(FN,)``
@@ -530,87 +545,133 @@ class Conv2d(_ConvBase):
         stride: int = 1,
         pad: int = 0,
         chunk: int = 8,
+        workers: int | None = None,
     ) -> None:
         super().__init__(W, b, stride, pad)
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(
-                f"chunk は 1 以上の整数 (chunk must be an int >= 1): {chunk!r}"
-            )
-        self.chunk = chunk
+        _check_positive_int("chunk", chunk)
+        if workers is not None:  # None なら BLAS のスレッド数に合わせる
+            _check_positive_int("workers", workers)
+        self.chunk, self.workers = chunk, workers
         self.xp: np.ndarray | None = None  # パディングした入力のコピー
         self.x_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
-        self._work: dict[str, np.ndarray] = {}
+        self._work: dict[tuple[str, int], np.ndarray] = {}
 
     def _buffer(
-        self, name: str, shape: tuple[int, ...], dtype: np.dtype
+        self, name: str, worker: int, shape: tuple[int, ...], dtype: np.dtype
     ) -> np.ndarray:
-        """作業用の C 連続な配列。前回の配列が足りれば、そのメモリを使う。
+        """スレッド ``worker`` の作業用の C 連続な配列。
 
-        大きな配列を毎回新しく確保すると、OS からメモリを受け取り直す
-        時間が行列積と同じくらいかかる。最後の塊は枚数が少ないので、
-        前回より小さい形はその先頭を使う。
+        前回の配列が足りれば、そのメモリを使う。大きな配列を毎回新しく
+        確保すると、OS からメモリを受け取り直す時間が行列積と同じくらい
+        かかる。最後の塊は枚数が少ないので、前回より小さい形は先頭を使う。
         """
         size = math.prod(shape)
-        buf = self._work.get(name)
+        buf = self._work.get((name, worker))
         if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self._work[name] = np.empty(size, dtype=dtype)
+            buf = self._work[name, worker] = np.empty(size, dtype=dtype)
         return buf[:size].reshape(shape)
+
+    def _windows(self, xp: np.ndarray) -> Windows:
+        _, C, FH, FW = self.params["W"].shape
+        _, _, Hp, Wp = xp.shape
+        return Windows(C, FH, FW, self.stride, Hp, Wp)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         self._check_input(x)
-        W, b, S, P = self.params["W"], self.params["b"], self.stride, self.pad
-        FN, C, FH, FW = W.shape
+        FN, C, FH, FW = self.params["W"].shape
         N, C, H, W_ = x.shape  # W_: 幅
+        S, P = self.stride, self.pad
         OH = conv_output_size(H, FH, S, P)
         OW = conv_output_size(W_, FW, S, P)
-        dtype = np.result_type(x, W)
-        # パディングは最初に 1 回だけする (塊ごとの im2col は pad=0 で呼ぶ)
-        xp = self._buffer("xp", (N, C, H + 2 * P, W_ + 2 * P), dtype)
-        xp[...] = 0
-        xp[:, :, P : P + H, P : P + W_] = x  # (N, C, H+2P, W+2P)
-        W_col = W.reshape(FN, -1)  # (FN, C*FH*FW)
+        dtype = np.result_type(x, self.params["W"])
+        # パディングした入力 (backward でも使う)。チャネルを先頭にすると、
+        # 各チャネルの画像が塊の中で一続きに並ぶ
+        xp = np.empty((C, N, H + 2 * P, W_ + 2 * P), dtype=dtype)
         out = np.empty((N, FN, OH, OW), dtype=dtype)
-        for n in range(0, N, self.chunk):
-            xb = xp[n : n + self.chunk]  # (B, C, H+2P, W+2P) B: 塊の枚数
-            B = xb.shape[0]
-            col = self._buffer("col", (C * FH * FW, B * OH * OW), dtype)
-            im2col(xb, FH, FW, S, 0, out=col)  # (C*FH*FW, B*OH*OW)
-            # 画像ごとの列に分けて見る (コピーしない)。np.matmul は先頭の
-            # 軸について行列積を繰り返すので、結果は out の並びに直接入る
-            col = col.reshape(-1, B, OH * OW).transpose(1, 0, 2)
-            # col: (B, C*FH*FW, OH*OW)
-            y = out[n : n + B].reshape(B, FN, OH * OW)  # out の一部を見る
-            np.matmul(W_col, col, out=y)  # (B, FN, OH*OW)
-            y += b[:, None]
+        windows = self._windows(xp)
+
+        def chunk_forward(worker: int, s: slice) -> None:
+            xp[:, s] = 0  # 塊ごとにパディングする
+            xp[:, s, P : P + H, P : P + W_] = x[s].transpose(1, 0, 2, 3)
+            self._forward_chunk(xp[:, s], out[s], windows, worker)
+
+        map_chunks(chunk_forward, N, self.chunk, self.workers)
         self.xp, self.x_shape = xp, (N, C, H, W_)
         return out  # (N, FN, OH, OW)
 
+    def _forward_chunk(
+        self, xp: np.ndarray, out: np.ndarray, windows: Windows, worker: int
+    ) -> None:
+        """塊 1 つの順伝播を ``out`` に書く。
+
+        Shape:
+            - xp: ``(C, B, H+2P, W+2P)``
+            - out: ``(B, FN, OH, OW)``
+        """
+        W, b = self.params["W"], self.params["b"]
+        FN, K = W.shape[0], W[0].size  # K = C*FH*FW
+        B, L = xp.shape[1], windows.size(xp.shape[1])  # L: 位置の数
+        col = self._buffer("col", worker, (K, L), xp.dtype)
+        windows.im2col(xp, out=col)  # (C*FH*FW, L)
+        # Y^T = X_col^T W_col^T の向きの方が、BLAS が速く計算する
+        y_T = self._buffer("y_T", worker, (L, FN), xp.dtype)
+        np.matmul(col.T, W.reshape(FN, K).T, out=y_T)  # (L, FN)
+        # ごみの位置を除いて画像の形に並べ、同時にバイアスを足す
+        np.add(windows.to_image(y_T.T, B), b[:, None, None], out=out)
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
         assert self.xp is not None, "forward を先に呼ぶ"
-        xp, W, S, P = self.xp, self.params["W"], self.stride, self.pad
-        FN, C, FH, FW = W.shape
+        xp = self.xp  # (C, N, H+2P, W+2P)
         N, C, H, W_ = self.x_shape  # パディングする前の形
-        OH, OW = dout.shape[2:]
-        dtype = np.result_type(xp, W, dout)
-        W_col = W.reshape(FN, -1)  # (FN, C*FH*FW)
-        dW_T = np.zeros((C * FH * FW, FN), dtype=dtype)  # dW の転置
-        db = np.zeros(FN, dtype=dtype)
-        dxp = self._buffer("dxp", xp.shape, dtype)  # (N, C, H+2P, W+2P)
-        for n in range(0, N, self.chunk):
-            xb = xp[n : n + self.chunk]  # (B, C, H+2P, W+2P)
-            B = xb.shape[0]
-            col = self._buffer("col", (C * FH * FW, B * OH * OW), dtype)
-            im2col(xb, FH, FW, S, 0, out=col)  # 順伝播と同じ列を作り直す
-            col = col.reshape(-1, B, OH * OW).transpose(1, 0, 2)
-            # col: (B, C*FH*FW, OH*OW)
-            delta = dout[n : n + B].reshape(B, FN, OH * OW)  # (B, FN, OH*OW)
-            db += delta.sum(axis=(0, 2))
-            # X_col Δ^T (= dW の転置) の向きの方が、BLAS が速く計算する
-            dW_T += (col @ delta.transpose(0, 2, 1)).sum(axis=0)
-            dcol = self._buffer("dcol", (C * FH * FW, B * OH * OW), dtype)
-            dcol_b = dcol.reshape(-1, B, OH * OW).transpose(1, 0, 2)
-            np.matmul(W_col.T, delta, out=dcol_b)  # (B, C*FH*FW, OH*OW)
-            col2im(dcol, xb.shape, FH, FW, S, 0, out=dxp[n : n + B])
-        self.grads["W"] = dW_T.T.reshape(FN, C, FH, FW)
-        self.grads["b"] = db  # (FN,)
-        return dxp[:, :, P : P + H, P : P + W_].copy()  # (N, C, H, W)
+        FN, C, FH, FW = self.params["W"].shape
+        dtype = np.result_type(xp, dout)
+        dx = np.empty((N, C, H, W_), dtype=dtype)
+        windows = self._windows(xp)
+        # W_col^T を連続した配列にしておくと、BLAS がわずかに速い
+        W_col_T = np.ascontiguousarray(self.params["W"].reshape(FN, -1).T)
+
+        def chunk_backward(worker: int, s: slice) -> np.ndarray:
+            return self._backward_chunk(
+                xp[:, s], dout[s], dx[s], W_col_T, windows, worker
+            )
+
+        dW_T = sum(map_chunks(chunk_backward, N, self.chunk, self.workers))
+        self.grads["W"] = np.asarray(dW_T).T.reshape(FN, C, FH, FW)
+        self.grads["b"] = dout.sum(axis=(0, 2, 3)).astype(dtype)  # (FN,)
+        return dx  # (N, C, H, W)
+
+    def _backward_chunk(
+        self,
+        xp: np.ndarray,
+        dout: np.ndarray,
+        dx: np.ndarray,
+        W_col_T: np.ndarray,
+        windows: Windows,
+        worker: int,
+    ) -> np.ndarray:
+        """塊 1 つの逆伝播。``dx`` に書き、dW の転置を返す。
+
+        Shape:
+            - xp: ``(C, B, H+2P, W+2P)``
+            - dout: ``(B, FN, OH, OW)``
+            - dx: ``(B, C, H, W)``
+            - W_col_T: ``(C*FH*FW, FN)``
+            - 戻り値: ``(C*FH*FW, FN)``
+        """
+        K, FN = W_col_T.shape  # K = C*FH*FW
+        B, dtype, P = xp.shape[1], dx.dtype, self.pad
+        L = windows.size(B)  # 位置の数
+        col = self._buffer("col", worker, (K, L), dtype)
+        windows.im2col(xp, out=col)  # 順伝播と同じ列を作り直す
+        delta = self._buffer("delta", worker, (FN, L), dtype)
+        windows.from_image(dout, out=delta)  # (FN, L) ごみの位置は 0
+        # X_col Δ^T (= dW の転置) の向きの方が、BLAS が速く計算する
+        dW_T = col @ delta.T  # (C*FH*FW, FN)
+        dcol = self._buffer("dcol", worker, (K, L), dtype)
+        np.matmul(W_col_T, delta, out=dcol)  # (C*FH*FW, L)
+        dxp = self._buffer("dxp", worker, xp.shape, dtype)
+        dxp[...] = 0
+        windows.col2im(dcol, dxp)  # dxp += col2im(dcol)
+        H, W_ = dx.shape[2:]  # パディングの分を捨てる
+        dx[...] = dxp[:, :, P : P + H, P : P + W_].transpose(1, 0, 2, 3)
+        return dW_T
