@@ -315,8 +315,8 @@ class TestBackward:
                     layer.forward(x), expected, rtol=RTOL, atol=ATOL
                 )
                 used = blas_threads()  # 1 CPU の計算機では 2 にならない
-            # 作業用配列はスレッドごと: 2 本なら 2 組できる
-            assert {w for (_, w) in layer._work} == set(range(used))
+            # 作業用配列はスレッドごと (番号は 0 から used - 1)
+            assert {w for (_, w) in layer._work} <= set(range(used))
 
     @pytest.mark.parametrize("chunk", [0, -1, 2.0, True])
     def test_bad_chunk(self, chunk: object) -> None:

@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 
 import pytest
 from threadpoolctl import threadpool_limits
 
-from dlbook.parallel import blas_threads, map_chunks, split
+from dlbook.parallel import blas_threads, chunks, map_chunks
 
 
-class TestSplit:
+class TestChunks:
     @pytest.mark.parametrize(
-        ("n", "parts", "chunk"),
-        [(10, 2, 3), (7, 3, 2), (5, 8, 1), (0, 2, 4), (32, 2, 4), (1, 1, 9)],
+        ("n", "size"), [(10, 3), (7, 7), (5, 8), (0, 4), (32, 4), (1, 1)]
     )
-    def test_covers_range_in_order(
-        self, n: int, parts: int, chunk: int
-    ) -> None:
-        result = split(n, parts, chunk)
-        flat = [i for part in result for s in part for i in range(n)[s]]
-        assert flat == list(range(n))
-        assert len(result) <= parts
-        for part in result:
-            assert part, "空の部分は返さない"
-            assert all(s.stop - s.start <= chunk for s in part)
+    def test_covers_range_in_order(self, n: int, size: int) -> None:
+        result = chunks(n, size)
+        assert [i for s in result for i in range(n)[s]] == list(range(n))
+        assert all(0 < s.stop - s.start <= size for s in result)
 
     def test_example(self) -> None:
-        assert split(10, 2, 3) == [
-            [slice(0, 3), slice(3, 5)],
-            [slice(5, 8), slice(8, 10)],
-        ]
+        assert chunks(10, 4) == [slice(0, 4), slice(4, 8), slice(8, 10)]
 
-    @pytest.mark.parametrize("args", [(-1, 2, 2), (4, 0, 2), (4, 2, 0)])
-    def test_bad_arguments(self, args: tuple[int, int, int]) -> None:
-        with pytest.raises(ValueError, match="chunk"):
-            split(*args)
+    @pytest.mark.parametrize("args", [(-1, 2), (4, 0)])
+    def test_bad_arguments(self, args: tuple[int, int]) -> None:
+        with pytest.raises(ValueError, match="size"):
+            chunks(*args)
 
 
 class TestMapChunks:
@@ -49,15 +41,29 @@ class TestMapChunks:
         def fn(worker: int, s: slice) -> list[int]:
             with lock:
                 threads.setdefault(worker, set()).add(threading.get_ident())
+            time.sleep(0.001)  # ほかのスレッドにも塊が回るように
             return list(range(20)[s])
 
         results = map_chunks(fn, 20, 3, workers)
         assert [i for r in results for i in r] == list(range(20))
-        assert sorted(threads) == list(range(workers))
-        # 同じ worker 番号の塊は同じスレッドで呼ばれる
+        assert set(threads) <= set(range(workers))
+        # 同じ worker 番号の塊は同じスレッドで呼ばれ、番号 0 は呼んだスレッド
         assert all(len(ids) == 1 for ids in threads.values())
-        # worker 0 は呼んだスレッドそのもの
-        assert threads[0] == {threading.get_ident()}
+        assert threads.get(0, {threading.get_ident()}) == {
+            threading.get_ident()
+        }
+
+    def test_fast_worker_takes_more_chunks(self) -> None:
+        # 塊は手の空いたスレッドが取る: 遅いスレッドは少ししか受け持たない
+        done: Counter[int] = Counter()
+
+        def fn(worker: int, s: slice) -> None:
+            done[worker] += 1
+            time.sleep(0.05 if worker == 1 else 0.002)
+
+        map_chunks(fn, 20, 1, 2)
+        assert sum(done.values()) == 20
+        assert done[0] > 2 * done[1]
 
     def test_blas_is_single_threaded_inside_and_restored(self) -> None:
         seen: list[int] = []
@@ -67,13 +73,15 @@ class TestMapChunks:
             assert blas_threads() == before
         assert seen and set(seen) == {1}
 
-    def test_exception_propagates(self) -> None:
+    @pytest.mark.parametrize("failing", [0, 1])
+    def test_exception_propagates(self, failing: int) -> None:
         def fn(worker: int, s: slice) -> None:
-            if worker == 1:
-                raise RuntimeError("worker 1 failed")
+            time.sleep(0.01)
+            if worker == failing:
+                raise RuntimeError(f"worker {failing} failed")
 
-        with pytest.raises(RuntimeError, match="worker 1"):
-            map_chunks(fn, 8, 2, 2)
+        with pytest.raises(RuntimeError, match=f"worker {failing}"):
+            map_chunks(fn, 8, 1, 2)
 
     def test_empty(self) -> None:
         assert map_chunks(lambda w, s: 1, 0, 4, 2) == []

@@ -544,7 +544,7 @@ class Conv2d(_ConvBase):
         b: np.ndarray,
         stride: int = 1,
         pad: int = 0,
-        chunk: int = 8,
+        chunk: int = 4,
         workers: int | None = None,
     ) -> None:
         super().__init__(W, b, stride, pad)

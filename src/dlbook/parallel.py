@@ -2,10 +2,15 @@
 
 NumPy の行列積 (BLAS) は自分でスレッドを使うが、小さな行列積では
 スレッドが増えてもあまり速くならず、im2col のようなコピーは
-1 スレッドのままである。そこで ``conv.Conv2d`` は、バッチを
-スレッドの数に分け、各スレッドが自分の塊を BLAS 1 スレッドで
-最初から最後まで計算する。NumPy は重い計算の間 GIL を手放すので、
-Python のスレッドでも並列に動く。
+1 スレッドのままである。そこで ``conv.Conv2d`` は、バッチを塊に分け、
+各スレッドが塊を 1 つずつ取って BLAS 1 スレッドで最初から最後まで
+計算する。NumPy は重い計算の間 GIL を手放すので、Python のスレッドでも
+並列に動く。
+
+塊は前もって割り振らず、手の空いたスレッドが次の塊を取る。CPU の
+速さがそろっていない計算機 (仮想マシンなど) でも、速い CPU が多くの
+塊を受け持つので、遅い方を待つ時間が短い。結果は塊の順に並べて返す
+ので、足し合わせる順序は毎回同じで、結果も毎回同じになる。
 
 スレッドの数は、その時点の BLAS のスレッド数とする (PyTorch と同じ
 スレッド数で比べられるように)。``threadpoolctl.threadpool_limits(1)``
@@ -15,7 +20,7 @@ Python のスレッドでも並列に動く。
 from __future__ import annotations
 
 import functools
-import itertools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -48,63 +53,64 @@ def blas_threads() -> int:
     return max(counts, default=1)
 
 
-def split(n: int, parts: int, chunk: int) -> list[list[slice]]:
-    """``range(n)`` を ``parts`` 個の連続した部分に分け、各部分を
-    ``chunk`` 個ずつの ``slice`` に区切る (空の部分は除く)。
+def chunks(n: int, size: int) -> list[slice]:
+    """``range(n)`` を ``size`` 個ずつの ``slice`` に区切る。
 
-    >>> split(10, 2, 3)
-    [[slice(0, 3, None), slice(3, 5, None)], [slice(5, 8, None), slice(8, 10, None)]]
+    >>> chunks(10, 4)
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
     """
-    if n < 0 or parts < 1 or chunk < 1:
+    if n < 0 or size < 1:
         raise ValueError(
-            "n >= 0, parts >= 1, chunk >= 1 でなければならない: "
-            f"n={n}, parts={parts}, chunk={chunk}"
+            f"n >= 0, size >= 1 でなければならない: n={n}, size={size}"
         )
-    bounds = [n * k // parts for k in range(parts + 1)]
-    result = []
-    for start, stop in itertools.pairwise(bounds):
-        if start < stop:
-            result.append(
-                [
-                    slice(s, min(s + chunk, stop))
-                    for s in range(start, stop, chunk)
-                ]
-            )
-    return result
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
 def map_chunks(
     fn: Callable[[int, slice], T],
     n: int,
-    chunk: int,
+    size: int,
     workers: int | None = None,
 ) -> list[T]:
-    """``fn(worker, s)`` を ``range(n)`` の全ての塊 ``s`` について呼ぶ。
+    """``fn(worker, s)`` を ``chunks(n, size)`` の全ての塊 ``s`` について呼ぶ。
 
-    塊は ``workers`` 個の連続した部分に分け、同じ部分の塊は同じ
-    スレッドで順に呼ぶ。``worker`` (0 始まり) はその部分の番号で、
-    ``fn`` はこれを使って作業用の配列をスレッドごとに使い回せる。
-    2 スレッド以上のときは、その間 BLAS を 1 スレッドにする。
+    ``workers`` 本のスレッドが、まだ誰も取っていない塊を順に取って
+    計算する。``worker`` (0 始まり) は計算しているスレッドの番号で、
+    ``fn`` はこれを使って作業用の配列をスレッドごとに使い回せる
+    (番号 0 は呼んだスレッド)。2 本以上のときは、その間 BLAS を
+    1 スレッドにする。
 
     Args:
         fn: 塊 1 つ分の計算。別々の ``worker`` から同時に呼ばれる。
         n: 全体の大きさ (バッチの枚数)。
-        chunk: 塊の大きさ。
+        size: 塊の大きさ。
         workers: スレッドの数。``None`` なら ``blas_threads()``。
 
     Returns:
         ``fn`` の戻り値を塊の順に並べたもの。
     """
+    todo = chunks(n, size)
     workers = blas_threads() if workers is None else workers
-    parts = split(n, workers, chunk)
+    workers = max(1, min(workers, len(todo)))
+    if workers == 1:
+        return [fn(0, s) for s in todo]
+    results: list[T | None] = [None] * len(todo)
+    lock = threading.Lock()
+    taken = iter(range(len(todo)))
 
-    def run(worker: int) -> list[T]:
-        return [fn(worker, s) for s in parts[worker]]
+    def run(worker: int) -> None:
+        while True:
+            with lock:  # 次の塊を 1 つ取る
+                i = next(taken, None)
+            if i is None:
+                return
+            results[i] = fn(worker, todo[i])
 
-    if len(parts) <= 1:
-        return run(0) if parts else []
     with _controller().limit(limits=1, user_api="blas"):
-        # 最初の部分は呼んだスレッドで計算し、残りを待ち行列に渡す
-        others = _pool(len(parts) - 1).map(run, range(1, len(parts)))
-        results = [run(0), *others]
-    return [r for part in results for r in part]
+        # 番号 0 は呼んだスレッドで計算し、残りを待ち行列に渡す
+        others = _pool(workers - 1).map(run, range(1, workers))
+        try:
+            run(0)
+        finally:
+            list(others)  # 残りのスレッドを待つ (例外はここで伝わる)
+    return results  # type: ignore[return-value]
