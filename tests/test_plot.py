@@ -75,6 +75,12 @@ class TestFigures:
         assert "損失" in texts and "正解率 (%)" in texts
         assert not plt.get_fignums()  # pyplot に登録しない (自動表示なし)
 
+    def test_history_val_label(self) -> None:
+        # テストデータで評価したときは凡例を「テスト」にできる
+        legend = plot.plot_history(_history(), val_label="テスト").axes[0]
+        labels = [t.get_text() for t in legend.get_legend().get_texts()]
+        assert labels == ["訓練", "テスト"]
+
     @pytest.mark.parametrize(
         "shape",
         [(6, 3, 32, 32), (6, 1, 28, 28), (6, 8, 8)],

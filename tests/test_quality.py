@@ -178,6 +178,9 @@ def test_notation_covers_shape_letters() -> None:
     symbols = set(re.findall(r"^\| \$([^$]+)\$", notation, re.M))
     symbols |= {s.strip() for row in re.findall(r"^\| (\$[^|]+)\|", notation, re.M)
                 for s in re.findall(r"\$([^$]+)\$", row)}  # fmt: skip
+    # 「コード」の列の名前 (H_p に対する Hp など)
+    symbols |= {name for row in re.findall(r"^\| \$.*\| (.*) \|$", notation, re.M)
+                for name in re.findall(r"`(\w+)`", row)}  # fmt: skip
     unpack = re.compile(
         r"^\s*([A-Z]\w*(?:, *\w+)+) *= *[\w.\[\]]+\.shape", re.M
     )

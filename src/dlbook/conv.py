@@ -609,13 +609,14 @@ class Conv2d(_ConvBase):
             - out: ``(B, FN, OH, OW)``
         """
         W, b = self.params["W"], self.params["b"]
-        FN, K = W.shape[0], W[0].size  # K = C*FH*FW
-        B, L = xp.shape[1], windows.size(xp.shape[1])  # L: 位置の数
-        col = self._buffer("col", worker, (K, L), xp.dtype)
-        windows.im2col(xp, out=col)  # (C*FH*FW, L)
+        FN, C, FH, FW = W.shape
+        B = xp.shape[1]
+        n_pos = windows.size(B)  # 出力位置の数 (ごみの位置を含む)
+        col = self._buffer("col", worker, (C * FH * FW, n_pos), xp.dtype)
+        windows.im2col(xp, out=col)  # (C*FH*FW, n_pos)
         # Y^T = X_col^T W_col^T の向きの方が、BLAS が速く計算する
-        y_T = self._buffer("y_T", worker, (L, FN), xp.dtype)
-        np.matmul(col.T, W.reshape(FN, K).T, out=y_T)  # (L, FN)
+        y_T = self._buffer("y_T", worker, (n_pos, FN), xp.dtype)
+        np.matmul(col.T, W.reshape(FN, -1).T, out=y_T)  # (n_pos, FN)
         # ごみの位置を除いて画像の形に並べ、同時にバイアスを足す
         np.add(windows.to_image(y_T.T, B), b[:, None, None], out=out)
 
@@ -658,17 +659,17 @@ class Conv2d(_ConvBase):
             - W_col_T: ``(C*FH*FW, FN)``
             - 戻り値: ``(C*FH*FW, FN)``
         """
-        K, FN = W_col_T.shape  # K = C*FH*FW
+        rows, FN = W_col_T.shape  # rows = C*FH*FW
         B, dtype, P = xp.shape[1], dx.dtype, self.pad
-        L = windows.size(B)  # 位置の数
-        col = self._buffer("col", worker, (K, L), dtype)
+        n_pos = windows.size(B)  # 出力位置の数 (ごみの位置を含む)
+        col = self._buffer("col", worker, (rows, n_pos), dtype)
         windows.im2col(xp, out=col)  # 順伝播と同じ列を作り直す
-        delta = self._buffer("delta", worker, (FN, L), dtype)
-        windows.from_image(dout, out=delta)  # (FN, L) ごみの位置は 0
+        delta = self._buffer("delta", worker, (FN, n_pos), dtype)
+        windows.from_image(dout, out=delta)  # (FN, n_pos) ごみの位置は 0
         # X_col Δ^T (= dW の転置) の向きの方が、BLAS が速く計算する
         dW_T = col @ delta.T  # (C*FH*FW, FN)
-        dcol = self._buffer("dcol", worker, (K, L), dtype)
-        np.matmul(W_col_T, delta, out=dcol)  # (C*FH*FW, L)
+        dcol = self._buffer("dcol", worker, (rows, n_pos), dtype)
+        np.matmul(W_col_T, delta, out=dcol)  # (C*FH*FW, n_pos)
         dxp = self._buffer("dxp", worker, xp.shape, dtype)
         dxp[...] = 0
         windows.col2im(dcol, dxp)  # dxp += col2im(dcol)

@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,24 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from dlbook.config import data_dir, profile
+from dlbook.realdata import DatasetUnavailableError, read_cifar10, read_mnist
+from dlbook.shapes10 import SHAPES10_CLASSES, make_shapes10
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "MNIST_CLASSES",
+    "SHAPES10_CLASSES",
+    "DataBundle",
+    "DatasetInfo",
+    "DatasetUnavailableError",
+    "channel_stats",
+    "denormalize",
+    "load_cifar10",
+    "load_mnist",
+    "make_loaders",
+    "make_shapes10",
+    "normalize",
+]
 
 Source = Literal["auto", "real", "embedded"]
 
@@ -44,14 +60,6 @@ MNIST_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
 CIFAR10_CLASSES: tuple[str, ...] = (
     "飛行機", "自動車", "鳥", "猫", "鹿", "犬", "蛙", "馬", "船", "トラック",
 )  # fmt: skip
-SHAPES10_CLASSES: tuple[str, ...] = (
-    "円", "リング", "正方形", "三角形", "十字",
-    "バツ印", "横縞", "縦縞", "市松模様", "水玉",
-)  # fmt: skip
-
-
-class DatasetUnavailableError(RuntimeError):
-    """実データを読めない (ファイルがない・壊れている・ダウンロード失敗)。"""
 
 
 @dataclass(frozen=True)
@@ -296,76 +304,6 @@ def _bundle(
 # MNIST
 # --------------------------------------------------------------------------
 
-MNIST_FILES: tuple[str, ...] = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-
-def _gunzip_missing(raw: Path) -> None:
-    """``.gz`` だけがあるファイルを展開する (torchvision は展開済みを読む)。"""
-    for name in MNIST_FILES:
-        target, packed = raw / name, raw / f"{name}.gz"
-        if target.is_file() or not packed.is_file():
-            continue
-        tmp = target.with_suffix(".part")
-        try:
-            with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        except (OSError, EOFError) as err:
-            tmp.unlink(missing_ok=True)
-            raise DatasetUnavailableError(
-                f"MNIST のファイル {packed} が壊れています (gzip を展開"
-                "できません)。削除してダウンロードし直してください。"
-            ) from err
-        tmp.replace(target)
-
-
-def _load_mnist_real(
-    root: Path, download: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    raw = root / "MNIST" / "raw"
-    if raw.is_dir():
-        _gunzip_missing(raw)
-    missing = [n for n in MNIST_FILES if not (raw / n).is_file()]
-    if missing and not download:
-        raise DatasetUnavailableError(
-            f"MNIST のファイルがありません: {raw / missing[0]} "
-            f"(ほか {len(missing) - 1} 個)。download=True にするか、"
-            f"{raw} に {', '.join(missing)} (.gz でも可) を置いてください。"
-        )
-    try:
-        train = MNIST(str(root), train=True, download=download)
-        test = MNIST(str(root), train=False, download=download)
-    except Exception as err:
-        # どのファイルが読めないかを突き止めて名前を出す
-        for n in MNIST_FILES:
-            path = raw / n
-            reader = read_image_file if "images" in n else read_label_file
-            try:
-                reader(str(path))
-            except Exception:
-                msg = f"MNIST のファイル {path} がない、または壊れています"
-                raise DatasetUnavailableError(f"{msg}: {err}") from err
-        raise DatasetUnavailableError(
-            f"MNIST を {raw} から読み込めません: {err}"
-        ) from err
-    for ds, split in ((train, "train"), (test, "t10k")):
-        if ds.data.ndim != 3 or len(ds.data) != len(ds.targets):
-            raise DatasetUnavailableError(
-                f"MNIST のファイル {raw / f'{split}-images-idx3-ubyte'} と "
-                f"{raw / f'{split}-labels-idx1-ubyte'} の枚数が合いません "
-                f"({len(ds.data)} 枚と {len(ds.targets)} 個)。"
-            )
-    X_train = train.data.float().div(255.0).unsqueeze(1)  # (N, 1, 28, 28)
-    X_test = test.data.float().div(255.0).unsqueeze(1)
-    return X_train, train.targets.long(), X_test, test.targets.long()
-
 
 def _load_digits(
     seed: int,
@@ -435,7 +373,7 @@ def load_mnist(
     kind = _resolve_source(source)
     if kind == "real":
         base = Path(root) if root is not None else data_dir()
-        X_tr, y_tr, X_te, y_te = _load_mnist_real(base, download)
+        X_tr, y_tr, X_te, y_te = read_mnist(base, download)
         name, title = "MNIST", "MNIST"
         side = image_size or 28
         note = "28×28 の手書き数字"
@@ -465,179 +403,6 @@ def load_mnist(
 # --------------------------------------------------------------------------
 # CIFAR-10
 # --------------------------------------------------------------------------
-
-
-def _load_cifar10_real(
-    root: Path, download: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import CIFAR10
-    from torchvision.datasets.utils import check_integrity as md5_ok
-
-    folder = root / CIFAR10.base_folder
-    files = [
-        *CIFAR10.train_list,
-        *CIFAR10.test_list,
-        [CIFAR10.meta["filename"], CIFAR10.meta["md5"]],
-    ]
-    missing = [f for f, _ in files if not (folder / f).is_file()]
-    if missing and not download:
-        raise DatasetUnavailableError(
-            f"CIFAR-10 のファイルがありません: {folder / missing[0]} "
-            f"(ほか {len(missing) - 1} 個)。download=True にするか、"
-            f"cifar-10-python.tar.gz を {root} に展開してください。"
-        )
-    try:
-        train = CIFAR10(str(root), train=True, download=download)
-        test = CIFAR10(str(root), train=False, download=False)
-    except Exception as err:
-        bad = [f for f, md5 in files if not md5_ok(str(folder / f), md5)]
-        if bad:
-            raise DatasetUnavailableError(
-                f"CIFAR-10 のファイル {folder / bad[0]} がない、または壊れて"
-                f"います (MD5 が一致しません。該当 {len(bad)} 個: "
-                f"{', '.join(bad)})。削除してダウンロードし直してください。"
-            ) from err
-        raise DatasetUnavailableError(
-            f"CIFAR-10 を {folder} から読み込めません: {err}"
-        ) from err
-    # torchvision は (N, 32, 32, 3) の uint8 で持つ → (N, 3, 32, 32) の float
-    X_train = torch.from_numpy(train.data).permute(0, 3, 1, 2).float() / 255.0
-    X_test = torch.from_numpy(test.data).permute(0, 3, 1, 2).float() / 255.0
-    y_train = torch.tensor(train.targets, dtype=torch.int64)
-    y_test = torch.tensor(test.targets, dtype=torch.int64)
-    return X_train, y_train, X_test, y_test
-
-
-def _sd_shape(
-    label: int,
-    u: np.ndarray,
-    v: np.ndarray,
-    R: np.ndarray,
-) -> np.ndarray:
-    """図形 ``label`` の符号付き距離 (内側が負)。
-
-    Shape:
-        - u, v: :math:`(n, H, W)` 図形の中心を原点とし回転させた座標
-        - R: :math:`(n, 1, 1)` 図形の大きさ
-    """
-    r = np.sqrt(u**2 + v**2)
-    w = 0.28 * R  # 線の太さ
-    if label == 0:  # 円
-        return r - R
-    if label == 1:  # リング
-        return np.abs(r - 0.8 * R) - 0.5 * w
-    if label == 2:  # 正方形
-        return np.maximum(np.abs(u), np.abs(v)) - 0.8 * R
-    if label == 3:  # 三角形 (正三角形、3 つの半平面の共通部分)
-        angles = np.pi / 2 + 2 * np.pi / 3 * np.arange(3)
-        d = [u * np.cos(a) + v * np.sin(a) - 0.55 * R for a in angles]
-        return np.maximum(np.maximum(d[0], d[1]), d[2])
-    if label in (4, 5):  # 十字とバツ印 (45 度回したもの)
-        if label == 5:
-            u, v = (u - v) / np.sqrt(2), (u + v) / np.sqrt(2)
-        bar1 = np.maximum(np.abs(u) - 0.5 * w, np.abs(v) - R)
-        bar2 = np.maximum(np.abs(v) - 0.5 * w, np.abs(u) - R)
-        return np.minimum(bar1, bar2)
-    raise ValueError(f"図形のラベルは 0〜5 です: {label}")
-
-
-def _texture(
-    label: int, u: np.ndarray, v: np.ndarray, period: np.ndarray
-) -> np.ndarray:
-    """模様 ``label`` (6〜9) の濃さ [-1, 1] (正が前景)。
-
-    Shape:
-        - u, v: :math:`(n, H, W)`、period: :math:`(n, 1, 1)`
-    """
-    k = 2 * np.pi / period
-    if label == 6:  # 横縞
-        return np.sin(k * v)
-    if label == 7:  # 縦縞
-        return np.sin(k * u)
-    if label == 8:  # 市松模様
-        return np.sin(k * u) * np.sin(k * v) * 2.0
-    if label == 9:  # 水玉
-        return (np.cos(k * u) * np.cos(k * v) - 0.35) * 2.0
-    raise ValueError(f"模様のラベルは 6〜9 です: {label}")
-
-
-def make_shapes10(
-    n: int, seed: int, size: int = 32, noise: float = 0.10
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR-10 の代わりに使う、生成したカラー画像 10 クラス。
-
-    クラス 0〜5 は図形 (円・リング・正方形・三角形・十字・バツ印)、
-    6〜9 は正方形の領域に描いた模様 (横縞・縦縞・市松模様・水玉)。
-    位置・大きさ・回転 (±20°)・前景と背景の色・背景の濃淡は画像ごとに
-    ランダムで、色はクラスと無関係である (形を見ないと当たらない)。
-    さらにガウス雑音と小さな斑点 (邪魔もの) を加える。
-
-    Args:
-        n: 枚数 (クラスごとにほぼ同数)。
-        seed: 乱数シード (同じ値なら同じテンソル)。
-        size: 画像の一辺。
-        noise: ガウス雑音の標準偏差 (大きいほど難しい)。
-
-    Returns:
-        ``(X, y)``。並びはシャッフル済み。
-
-    Shape:
-        - X: :math:`(n, 3, size, size)` float32、値は [0, 1]
-        - y: :math:`(n,)` int64
-    """
-    if n <= 0:
-        raise ValueError(f"枚数 n は正の整数です: {n}")
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % 10)  # (n,)
-    X = np.empty((n, 3, size, size), dtype=np.float32)
-    axis = (np.arange(size) + 0.5) / size * 2 - 1  # 画素の中心, [-1, 1]
-    yy, xx = np.meshgrid(axis, axis, indexing="ij")  # (H, W)
-    pixel = 2.0 / size  # 1 画素の幅 (座標の単位で)
-    for label in range(10):
-        idx = np.flatnonzero(y == label)
-        m = len(idx)
-        if m == 0:
-            continue
-
-        def col(lo: float, hi: float, k: int = m) -> np.ndarray:
-            return rng.uniform(lo, hi, size=(k, 1, 1))
-
-        cx, cy = col(-0.3, 0.3), col(-0.3, 0.3)
-        R = col(0.35, 0.7)
-        theta = col(-np.pi / 9, np.pi / 9)
-        dx, dy = xx - cx, yy - cy  # (m, H, W)
-        u = np.cos(theta) * dx + np.sin(theta) * dy
-        v = -np.sin(theta) * dx + np.cos(theta) * dy
-        if label < 6:
-            sd = _sd_shape(label, u, v, R)  # (m, H, W)
-        else:
-            region = np.maximum(np.abs(u), np.abs(v)) - 0.9 * R
-            pattern = _texture(label, u, v, col(0.22, 0.4))
-            sd = np.maximum(region, -pattern * pixel)
-        # 符号付き距離 → 0〜1 の被覆率 (境界を 1 画素ほどぼかす)
-        mask = 1.0 / (1.0 + np.exp(np.clip(sd / (0.5 * pixel), -30, 30)))
-        bg = rng.uniform(0.0, 1.0, size=(m, 3, 1, 1))
-        fg = rng.uniform(0.0, 1.0, size=(m, 3, 1, 1))
-        # 前景と背景が近すぎるときは前景を反対側へ押しやる
-        diff = fg - bg
-        close = np.abs(diff).max(axis=1, keepdims=True) < 0.35
-        pushed = np.clip(bg + np.sign(diff + 1e-6) * 0.45, 0, 1)
-        fg = np.where(close, pushed, fg)
-        # 背景の濃淡 (ランダムな向きの傾き)
-        phi = rng.uniform(0, 2 * np.pi, size=(m, 1, 1))
-        ramp = 0.15 * (np.cos(phi) * xx + np.sin(phi) * yy)  # (m, H, W)
-        img = bg + ramp[:, None] + (fg - bg) * mask[:, None]  # (m, 3, H, W)
-        # 邪魔ものの斑点 (クラスと無関係な小さな円) を 0〜2 個
-        for _ in range(2):
-            present = rng.random((m, 1, 1, 1)) < 0.5
-            bx, by = col(-1, 1), col(-1, 1)
-            br = col(0.08, 0.18)
-            blob = ((xx - bx) ** 2 + (yy - by) ** 2 < br**2)[:, None]
-            color = rng.uniform(0, 1, size=(m, 3, 1, 1))
-            img = np.where(present & blob, color, img)
-        img = img + noise * rng.standard_normal(img.shape)
-        X[idx] = np.clip(img, 0.0, 1.0)
-    return torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
 
 
 def load_cifar10(
@@ -684,7 +449,7 @@ def load_cifar10(
     kind = _resolve_source(source)
     if kind == "real":
         base = Path(root) if root is not None else data_dir()
-        X_tr, y_tr, X_te, y_te = _load_cifar10_real(base, download)
+        X_tr, y_tr, X_te, y_te = read_cifar10(base, download)
         name, title, classes = "CIFAR-10", "CIFAR-10", CIFAR10_CLASSES
         note = "32×32 のカラー写真"
     else:

@@ -91,12 +91,16 @@ def _image_axes(
     return axes, nrows, ncols
 
 
-def plot_history(history: History, title: str | None = None) -> Figure:
+def plot_history(
+    history: History, title: str | None = None, val_label: str = "検証"
+) -> Figure:
     """学習曲線 (損失と正解率、訓練と検証) を左右に並べて描く。
 
     Args:
         history: ``dlbook.train.fit`` の戻り値。
         title: 図全体の見出し。
+        val_label: 評価に使ったデータの呼び名 (凡例)。テストデータで
+            評価したときは ``"テスト"`` とする。
     """
     fig = _new_figure(8.0, 3.2)
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -107,9 +111,9 @@ def plot_history(history: History, title: str | None = None) -> Figure:
                 color=COLORS["train"], label="訓練")  # fmt: skip
     if history.val_loss:
         ax_loss.plot(epochs, history.val_loss, "s--", color=COLORS["val"],
-                     label="検証")  # fmt: skip
+                     label=val_label)  # fmt: skip
         ax_acc.plot(epochs, np.asarray(history.val_acc) * 100, "s--",
-                    color=COLORS["val"], label="検証")  # fmt: skip
+                    color=COLORS["val"], label=val_label)  # fmt: skip
     ax_loss.set(xlabel="エポック", ylabel="損失", title="損失")
     ax_acc.set(xlabel="エポック", ylabel="正解率 (%)", title="正解率")
     for ax in (ax_loss, ax_acc):

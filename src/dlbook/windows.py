@@ -39,7 +39,8 @@ class Windows:
         Wp: パディングした入力の幅 :math:`W + 2P`。
 
     ``B`` 枚の出力の位置の並び (``positions(B)``) は、ストライド 1 なら
-    平らな番号 ``(L,)`` (:math:`L = (B-1) H_p W_p + (O_H-1) W_p + O_W`、
+    平らな番号 ``(n_pos,)`` (位置の数
+    :math:`(B-1) H_p W_p + (O_H-1) W_p + O_W`、
     ごみの位置を含む)、それ以外なら ``(B, OH, OW)``。
     """
 
@@ -61,8 +62,8 @@ class Windows:
     def positions(self, B: int) -> tuple[int, ...]:
         """``B`` 枚分の出力位置の形 (ストライド 1 なら平らな番号)。"""
         if self.stride == 1:
-            L = (B - 1) * self.Hp * self.Wp + (self.OH - 1) * self.Wp
-            return (L + self.OW,)
+            last = (B - 1) * self.Hp * self.Wp + (self.OH - 1) * self.Wp
+            return (last + self.OW,)  # 最後の画像の最後の出力位置まで
         return (B, self.OH, self.OW)
 
     def size(self, B: int) -> int:
