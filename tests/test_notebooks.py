@@ -241,3 +241,81 @@ def test_ch04_notebook_runs_in_a_fresh_venv(
         f"\n[ch04 fresh venv] {proc.stdout.strip()} "
         f"(wheel + venv 込みで {time.perf_counter() - start:.1f} 秒)"
     )
+
+
+class TestPushNotebooksScript:
+    """tools/push-notebooks.sh (publish.yml と release.yml が使う) を
+    ローカルの bare リポジトリに対して動かす。"""
+
+    SCRIPT = ROOT / "tools" / "push-notebooks.sh"
+
+    def _run(
+        self, tmp_path: Path, *args: str, remote: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "GH_TOKEN": "dummy",
+            "GITHUB_REPOSITORY": "example/dlbook",
+            "GITHUB_SHA": "0" * 40,
+            "HOME": str(tmp_path),  # 利用者の git 設定を使わない
+        }
+        if remote is not None:
+            env["NOTEBOOKS_REMOTE"] = remote.as_uri()
+        return subprocess.run(
+            ["bash", str(self.SCRIPT), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    def _branch_files(self, remote: Path) -> list[str]:
+        out = subprocess.run(
+            ["git", "-C", str(remote), "ls-tree", "-r", "--name-only",
+             "notebooks"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return out.split()
+
+    def _commits(self, remote: Path) -> int:
+        out = subprocess.run(
+            ["git", "-C", str(remote), "rev-list", "--count", "notebooks"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        return int(out)
+
+    def test_creates_branch_then_updates_one_folder(
+        self, tmp_path: Path
+    ) -> None:
+        remote = tmp_path / "remote.git"
+        subprocess.run(
+            ["git", "init", "-q", "--bare", str(remote)], check=True
+        )
+        nbs = tmp_path / "nbs"
+        nbs.mkdir()
+        (nbs / "ch04.ipynb").write_text("{}", encoding="utf-8")
+        # 1 回目: notebooks ブランチがないので作る
+        r = self._run(tmp_path, str(nbs), "main", remote=remote)
+        assert r.returncode == 0, r.stderr
+        assert self._branch_files(remote) == ["main/ch04.ipynb"]
+        # 2 回目: 別のフォルダ (タグ) を足す。main/ はそのまま残る
+        r = self._run(tmp_path, str(nbs), "v1.0.0", remote=remote)
+        assert r.returncode == 0, r.stderr
+        assert self._branch_files(remote) == [
+            "main/ch04.ipynb",
+            "v1.0.0/ch04.ipynb",
+        ]
+        # 同じ内容をもう一度押しても、コミットは増えない
+        before = self._commits(remote)
+        r = self._run(tmp_path, str(nbs), "main", remote=remote)
+        assert r.returncode == 0, r.stderr
+        assert self._commits(remote) == before == 2
+
+    def test_bad_arguments(self, tmp_path: Path) -> None:
+        r = self._run(tmp_path, str(tmp_path / "missing"), "main")
+        assert r.returncode == 2 and "usage" in r.stderr
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        r = self._run(tmp_path, str(empty), "main")
+        assert r.returncode == 1 and "no notebooks" in r.stderr
