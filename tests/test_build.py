@@ -162,3 +162,41 @@ def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
     )
     assert "のパーセプトロン" in html
     assert "改行は</span>\n" in html  # コードの改行は残る
+
+
+@pytest.mark.slow
+def test_preview_names_the_broken_cell_then_builds(tmp_path: Path) -> None:
+    broken = (
+        "```{code-cell} ipython3\nraise ValueError('わざと壊したセル')\n```\n"
+    )
+    fixed = "```{code-cell} ipython3\nprint('直した')\n```\n"
+    book = _mini_book(tmp_path, "# 章\n\n## 節\n\n" + broken)
+    code = (
+        "import sys; from pathlib import Path; "
+        "from dlbook_tools.preview import main; "
+        f"sys.exit(main(['book/ch04_nn_basics.md'], Path({str(book)!r})))"
+    )
+
+    def preview() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=book,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    proc = preview()
+    assert proc.returncode != 0
+    assert "book/ch04_nn_basics.md:15 (コードセル 1)" in proc.stderr, (
+        proc.stderr
+    )
+    assert "ValueError: わざと壊したセル" in proc.stderr
+    chapter = book / "book" / "ch04_nn_basics.md"
+    chapter.write_text(chapter.read_text().replace(broken, fixed))
+    proc = preview()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    page = book / "_build/preview/ch04_nn_basics/_build/html"
+    html = (page / "book" / "ch04_nn_basics.html").read_text()
+    assert "直した" in html
+    assert "4.1" in html  # 章番号は本番と同じ 4 から

@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+
+from dlbook_tools.build import run_jupyter_book
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,17 +28,18 @@ def chapter_number(toc: dict, docname: str) -> int:
     return chapters.index(docname) + 4
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    """``argv`` の章を ``root`` の本の中で 1 章だけビルドし、終了コードを返す。"""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("chapter", help="例: book/ch04_nn_basics.md")
     args = parser.parse_args(argv)
     path = Path(args.chapter)
-    if not (ROOT / path).exists():
+    if not (root / path).exists():
         raise SystemExit(f"ファイルがありません: {path}")
     docname = str(path.with_suffix(""))
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
     number = chapter_number(toc, docname)
-    out = ROOT / "_build" / "preview" / path.stem
+    out = root / "_build" / "preview" / path.stem
     out.mkdir(parents=True, exist_ok=True)
     preview_toc = {
         "format": "jb-book",
@@ -54,28 +55,25 @@ def main(argv: list[str] | None = None) -> int:
     (out / "_toc.yml").write_text(
         yaml.safe_dump(preview_toc, allow_unicode=True)
     )
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((root / "_config.yml").read_text())
     config["execute"]["cache"] = str(out / ".jupyter_cache")
     config["sphinx"]["config"]["dlbook_chapter_offset"] = number - 1
     (out / "_config.yml").write_text(
         yaml.safe_dump(config, allow_unicode=True)
     )
-    cmd = [
-        str(Path(sys.executable).with_name("jupyter-book")),
-        "build",
-        str(ROOT),
-        "--toc",
-        str(out / "_toc.yml"),
-        "--config",
-        str(out / "_config.yml"),
-        "--path-output",
-        str(out),
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
-    print(" ".join(cmd), flush=True)
-    code = subprocess.call(cmd, cwd=ROOT)
+    # 本番と同じ入口で走らせる: 失敗したセルを「章:行 (コードセル N)」で
+    # 要約し、KaTeX の node サーバも片付ける
+    code = run_jupyter_book(
+        root,
+        extra=[
+            "--toc",
+            str(out / "_toc.yml"),
+            "--config",
+            str(out / "_config.yml"),
+            "--path-output",
+            str(out),
+        ],
+    )
     print(f"\nプレビュー: {out / '_build' / 'html' / (docname + '.html')}")
     return code
 
