@@ -3,6 +3,12 @@
 順伝播 + 逆伝播 (入力・重み・バイアスの勾配) 1 回の時間を測り、
 ``torch.nn.functional.conv2d`` + autograd との比を表にする。
 PyTorch のスレッド数は NumPy の BLAS と同じにそろえる。
+参考に、im2col 版と同じ形・同じ塊で行列積 3 回だけを行う時間と、
+oneDNN を切った PyTorch (PyTorch 自身の im2col + 行列積の実装) の時間も測る。
+im2col 版の時間から行列積の分を引いた残りが、列の行列を作る・足し戻す・
+並べ替えるための時間である。比は CPU でも変わる: PyTorch の CPU の
+畳み込み (oneDNN) は AVX-512 の計算機で特に速く、そこでは OpenBLAS の
+行列積だけで PyTorch の 1 ステップに近い時間がかかる。
 
 使い方::
 
@@ -11,8 +17,8 @@ PyTorch のスレッド数は NumPy の BLAS と同じにそろえる。
 
 結果は ``benchmarks/results/conv.md`` (markdown の表) に書き、表示もする。
 
-測り方: 各回で PyTorch と im2col 版を交互に測り (負荷の揺れが両方に
-同じように効くように)、時間は中央値、比は各回の比の中央値とする。
+測り方: 各回で PyTorch・im2col 版・参考の 2 つを交互に測り (負荷の揺れが
+どれにも同じように効くように)、時間は中央値、比は各回の比の中央値とする。
 ループ版は遅いので回数を減らす (``--naive-repeats``)。外挿はしない。
 
 交互に測るとき、方法を切り替える前に少し待つ (``--settle`` 秒)。
@@ -58,6 +64,8 @@ import torch.nn.functional as F
 
 from dlbook.conv import Conv2d, Conv2dNaive
 from dlbook.layers import Layer
+from dlbook.parallel import map_chunks
+from dlbook.windows import Windows
 
 RESULTS = Path(__file__).resolve().parent / "results" / "conv.md"
 
@@ -162,11 +170,61 @@ def make_steps(
         y.backward(dout_t)
         return xt.grad
 
+    def torch_im2col_step() -> object:
+        # oneDNN を切ると、PyTorch も im2col + 行列積の実装 (slow_conv2d)
+        # で計算する。同じ考え方どうしの比較になる
+        with torch.backends.mkldnn.flags(enabled=False):
+            return torch_step()
+
     return {
         "naive": numpy_step(layers["naive"]),
         "im2col": numpy_step(layers["im2col"]),
+        "gemm": gemm_step(layers["im2col"], case, rng),
         "torch": torch_step,
+        "torch_im2col": torch_im2col_step,
     }
+
+
+def gemm_step(
+    layer: Conv2d, case: ConvCase, rng: np.random.Generator
+) -> Callable[[], object]:
+    r"""``Conv2d`` の 3 つの行列積だけを、同じ形・同じ塊・同じスレッドで行う。
+
+    順伝播の :math:`Y^\top = X_\mathrm{col}^\top W_\mathrm{col}^\top`、
+    重みの勾配 :math:`X_\mathrm{col} \Delta^\top`、列の勾配
+    :math:`W_\mathrm{col}^\top \Delta`。im2col・col2im・並べ替えを
+    すべて 0 秒にできたときの下限で、PyTorch との差のうち行列積の分を示す。
+    """
+    dtype = np.dtype(case.dtype)
+    side = case.size + 2 * case.pad
+    windows = Windows(
+        case.C, case.kernel, case.kernel, case.stride, side, side
+    )
+    rows = case.C * case.kernel**2
+    W_col = layer.params["W"].reshape(case.FN, rows)
+    W_col_T = np.ascontiguousarray(W_col.T)
+    n_max = windows.size(min(layer.chunk, case.N))
+    col = rng.standard_normal((rows, n_max)).astype(dtype)
+    delta = rng.standard_normal((case.FN, n_max)).astype(dtype)
+    work: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def chunk_gemms(worker: int, s: slice) -> np.ndarray:
+        n_pos = windows.size(s.stop - s.start)
+        if worker not in work:
+            work[worker] = (
+                np.empty((n_max, case.FN), dtype),
+                np.empty((rows, n_max), dtype),
+            )
+        y_T, dcol = work[worker]
+        c, d = col[:, :n_pos], delta[:, :n_pos]
+        np.matmul(c.T, W_col.T, out=y_T[:n_pos])  # (n_pos, FN)
+        np.matmul(W_col_T, d, out=dcol[:, :n_pos])  # (rows, n_pos)
+        return c @ d.T  # (rows, FN)
+
+    def step() -> object:
+        return map_chunks(chunk_gemms, case.N, layer.chunk, layer.workers)
+
+    return step
 
 
 def compare_conv(
@@ -210,31 +268,27 @@ def compare_conv(
     steps = make_steps(case, chunk=chunk)
     for name in ("torch", "im2col", "torch", "im2col"):  # 準備運動
         steps[name]()
-    times: dict[str, list[float]] = {"torch": [], "im2col": []}
-    ratios = []
+    methods = ("torch", "im2col", "gemm", "torch_im2col")
+    times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats):
-        t_torch = time_settled(steps["torch"], clock, settle, warmup, burst)
-        t_im2col = time_settled(steps["im2col"], clock, settle, warmup, burst)
-        times["torch"].append(t_torch)
-        times["im2col"].append(t_im2col)
-        ratios.append(t_im2col / t_torch)
-    torch_ms = statistics.median(times["torch"]) * 1e3
-    rows: list[dict[str, float | str | int]] = [
-        {
-            "method": "torch",
-            "ms": torch_ms,
-            "best_ms": min(times["torch"]) * 1e3,
-            "ratio": 1.0,
-            "repeats": repeats,
-        },
-        {
-            "method": "im2col",
-            "ms": statistics.median(times["im2col"]) * 1e3,
-            "best_ms": min(times["im2col"]) * 1e3,
-            "ratio": statistics.median(ratios),
-            "repeats": repeats,
-        },
-    ]
+        for name in methods:
+            t = time_settled(steps[name], clock, settle, warmup, burst)
+            times[name].append(t)
+    rows: list[dict[str, float | str | int]] = []
+    for name in methods:
+        ratios = [
+            a / b for a, b in zip(times[name], times["torch"], strict=True)
+        ]
+        rows.append(
+            {
+                "method": name,
+                "ms": statistics.median(times[name]) * 1e3,
+                "best_ms": min(times[name]) * 1e3,
+                "ratio": statistics.median(ratios),
+                "repeats": repeats,
+            }
+        )
+    torch_ms = float(rows[0]["ms"])
     if naive_repeats > 0:
         time.sleep(settle)
         naive = [
@@ -257,7 +311,43 @@ LABELS = {
     "torch": "PyTorch `F.conv2d` + autograd",
     "im2col": "NumPy im2col (`dlbook.conv.Conv2d`)",
     "naive": "NumPy ループ (`dlbook.conv.Conv2dNaive`)",
+    "gemm": "参考: im2col 版の行列積 3 回だけ",
+    "torch_im2col": "参考: PyTorch の im2col 実装 (oneDNN なし)",
 }
+
+
+def cpu_model() -> str:
+    """CPU の型番 (``/proc/cpuinfo`` の model name。なければ機種名)。"""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def kernels() -> str:
+    """両者が使う計算核: OpenBLAS の最適化対象と PyTorch の SIMD 命令。
+
+    比は CPU の命令セットで大きく変わる (AVX-512 の計算機では
+    PyTorch の oneDNN が OpenBLAS より速い) ので、表と一緒に残す。
+    """
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        f"{info['internal_api']} {info.get('version')} "
+        f"({info.get('architecture')})"
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    ]
+    capability = torch.backends.cpu.get_cpu_capability()
+    return (
+        f"NumPy の BLAS {', '.join(blas) or '不明'}、"
+        f"PyTorch の CPU 命令 {capability}"
+        f"{' + oneDNN' if torch.backends.mkldnn.is_available() else ''}"
+    )
 
 
 def header(
@@ -276,9 +366,10 @@ def header(
         "`.venv/bin/python benchmarks/bench_conv.py` が書き出した表。",
         "",
         f"- 設定: {setting}",
-        f"- 環境: {platform.processor() or platform.machine()}, "
+        f"- 環境: {platform.machine()}, {cpu_model()}, "
         f"{os.cpu_count()} CPU, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, PyTorch {torch.__version__}",
+        f"- 計算核: {kernels()}",
         f"- load average (1 分): 測定前 {loads[0]:.2f}、測定後 "
         f"{loads[1]:.2f}。他の処理と CPU を分け合っていると比は揺れる。",
         f"- `Conv2d` の chunk: {args.chunk or '既定値'}。"
@@ -287,8 +378,8 @@ def header(
         f"各回、{args.warmup} 回空回ししてから {args.burst} 回続けて測り、"
         "その中央値をその回の時間とした (学習ループの中と同じ、続けて"
         "呼んだときの時間)。",
-        "- 時間は各回の時間の中央値 (最小値も併記)。im2col の比は、PyTorch "
-        "と交互に測った各回の比の中央値。ループ版は回数を減らし、外挿せずに"
+        "- 時間は各回の時間の中央値 (最小値も併記)。ループ版以外の比は、"
+        "PyTorch と交互に測った各回の比の中央値。ループ版は回数を減らし、外挿せずに"
         "同じ大きさで 1 回ずつ測った (比は中央値どうしの比)。",
     ]
     return "\n".join(lines) + "\n"
