@@ -194,3 +194,19 @@ def test_no_cdn_references_in_html(built_site: Path) -> None:
             if re.match(r"^(https?:)?//", url):
                 offenders.append(f"{rel}: {url}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("rel", sorted(CHAPTERS))
+def test_cell_outputs_fit_without_horizontal_scroll(
+    site_url: str, browser, rel: str
+) -> None:
+    """長い print の出力も、ノート PC の幅 (1280 px) で折り返して全部見える。"""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{site_url}/{rel}", wait_until="networkidle")
+    wide = page.eval_on_selector_all(
+        "div.cell_output pre",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => e.innerText.slice(0, 80))",
+    )
+    page.close()
+    assert not wide, f"{rel}: 横にはみ出す出力: {wide}"

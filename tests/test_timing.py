@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -46,3 +47,17 @@ def test_gflops() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU がない")
 def test_cuda_timing() -> None:
     assert timing.matmul_time(256, torch.device("cuda"), repeat=2) > 0
+
+
+def test_conv_times_measures_all_three_versions() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 6, 6))
+    W = rng.standard_normal((3, 2, 3, 3))
+    t = timing.conv_times(x, W, pad=1, repeat=2)
+    assert set(t) == {"naive", "im2col", "torch"}
+    assert all(v > 0 for v in t.values())
+
+
+def test_conv_times_rejects_mismatched_channels() -> None:
+    with pytest.raises(ValueError, match="C が等しい"):
+        timing.conv_times(np.zeros((1, 2, 6, 6)), np.zeros((3, 4, 3, 3)))

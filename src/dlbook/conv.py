@@ -176,14 +176,7 @@ def im2col(
     # (C, N, ...) の順に見る (コピーしない)。列を c ごとに N*OH*OW の順で
     # 並べるためで、こうすると行列積の後に大きな転置が要らない
     xt = x.transpose(1, 0, 2, 3)  # (C, N, H+2P, W+2P)
-    if out is None:
-        out = np.empty((C * FH * FW, N * OH * OW), dtype=x.dtype)
-    elif out.shape != (C * FH * FW, N * OH * OW) or not out.flags.c_contiguous:
-        raise ValueError(
-            "out は C 連続の (C*FH*FW, N*OH*OW) 配列でなければならない "
-            "(out must be a C-contiguous (C*FH*FW, N*OH*OW) array): "
-            f"{out.shape}"
-        )
+    out = _col_array(out, (C * FH * FW, N * OH * OW), x.dtype)
     col = out.reshape(C, FH, FW, N, OH, OW)  # 同じメモリを 6 次元で見る
     for p in range(FH):
         p_end = p + stride * OH
@@ -192,6 +185,21 @@ def im2col(
             # フィルタの (p, q) 要素が掛かる画素を全出力位置ぶん取る
             col[:, p, q] = xt[:, :, p:p_end:stride, q:q_end:stride]
     return out  # (C*FH*FW, N*OH*OW)
+
+
+def _col_array(
+    out: np.ndarray | None, shape: tuple[int, int], dtype: np.dtype
+) -> np.ndarray:
+    """``out`` が ``None`` なら新しい配列を作り、そうでなければ形を確かめる。"""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or not out.flags.c_contiguous:
+        raise ValueError(
+            "out は C 連続の (C*FH*FW, N*OH*OW) 配列でなければならない "
+            "(out must be a C-contiguous (C*FH*FW, N*OH*OW) array): "
+            f"{out.shape}, expected {shape}"
+        )
+    return out
 
 
 def col2im(

@@ -12,8 +12,11 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
+
+from dlbook.conv import conv2d, conv2d_naive
 
 
 def sync(dev: torch.device) -> None:
@@ -79,12 +82,43 @@ def train_step_time(
     return time_fn(step, dev, repeat=repeat)
 
 
+def conv_times(
+    x: np.ndarray, W: np.ndarray, pad: int = 0, repeat: int = 5
+) -> dict[str, float]:
+    """同じ入力で、畳み込み 1 回 (順伝播) の時間 (秒) を 3 通りに測る。
+
+    ``"naive"`` は ``dlbook.conv.conv2d_naive`` (ループ版)、``"im2col"`` は
+    ``dlbook.conv.conv2d`` (im2col + 行列積)、``"torch"`` は
+    ``torch.nn.functional.conv2d`` (CPU)。ループ版は遅いので、測る回数を
+    ``repeat`` の半分 (1 回以上) にする。スレッド数は呼ぶ側で決める。
+
+    Shape:
+        - x: ``(N, C, H, W)``
+        - W: ``(FN, C, FH, FW)``
+    """
+    cpu = torch.device("cpu")
+    x_t, W_t = torch.tensor(x), torch.tensor(W)
+    naive_repeat = max(1, repeat // 2)
+    return {
+        "naive": time_fn(
+            lambda: conv2d_naive(x, W, pad=pad), cpu, naive_repeat
+        ),
+        "im2col": time_fn(lambda: conv2d(x, W, pad=pad), cpu, repeat),
+        "torch": time_fn(
+            lambda: torch.nn.functional.conv2d(x_t, W_t, padding=pad),
+            cpu,
+            repeat,
+        ),
+    }
+
+
 def matmul_gflops(n: int, seconds: float) -> float:
     """``n`` 次正方行列の積 (乗算と加算で :math:`2n^3` 回) の GFLOP/s。"""
     return 2 * n**3 / seconds / 1e9
 
 
 __all__ = [
+    "conv_times",
     "matmul_gflops",
     "matmul_time",
     "sync",
