@@ -149,7 +149,8 @@ def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
 def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
     body = (
         "# 章\n\n## 節\n\n細胞体で足し合わせ、\nその総量が閾値を超えると\n"
-        "Rosenblatt の\nパーセプトロン\n\n```python\n改行は\nそのまま\n```\n"
+        "Rosenblatt の\nパーセプトロン。\n2 位の偽陽性、\n`code` と\n"
+        "```python\n改行は\nそのまま\n```\n"
     )
     book = _mini_book(tmp_path, body)
     assert _build(book).returncode == 0
@@ -161,6 +162,7 @@ def test_japanese_line_breaks_do_not_become_spaces(tmp_path: Path) -> None:
         or "足し合わせ、その総量が閾値を超えると Rosenblatt の" in html
     )
     assert "のパーセプトロン" in html
+    assert "パーセプトロン。2 位の偽陽性、<code" in html  # 句読点の後は詰める
     assert "改行は</span>\n" in html  # コードの改行は残る
 
 

@@ -210,3 +210,14 @@ def test_cell_outputs_fit_without_horizontal_scroll(
     )
     page.close()
     assert not wide, f"{rel}: 横にはみ出す出力: {wide}"
+
+
+@pytest.mark.parametrize("rel", sorted(CHAPTERS))
+def test_equation_references_are_not_doubled(
+    built_site: Path, rel: str
+) -> None:
+    """``{eq}`` は「式 (4.3)」と出すので、本文に「式」を重ねて書かない。"""
+    soup = BeautifulSoup((built_site / rel).read_text(), "html.parser")
+    text = soup.get_text()
+    doubled = [m.group(0) for m in re.finditer(r"式\s*式\s*\(\d", text)]
+    assert not doubled, f"{rel}: 「式 式」が {len(doubled)} か所"

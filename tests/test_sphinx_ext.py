@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from dlbook_tools.sphinx_ext import _shift, docstring_free_lines
+from dlbook_tools.sphinx_ext import (
+    _shift,
+    docstring_free_lines,
+    tools_env_version,
+)
 
 SOURCE = textwrap.dedent('''\
     import numpy as np
@@ -72,3 +77,12 @@ def test_shift_chapter_numbers() -> None:
     assert _shift((1, 2), 3) == (4, 2)
     assert _shift([2], 3) == [5]
     assert _shift((), 3) == ()
+
+
+def test_env_version_follows_the_tool_sources(tmp_path: Path) -> None:
+    (tmp_path / "ext.py").write_text("A = 1\n")
+    first = tools_env_version(tmp_path)
+    assert tools_env_version(tmp_path) == first  # 同じソースなら同じ版
+    (tmp_path / "ext.py").write_text("A = 2\n")
+    assert tools_env_version(tmp_path) != first
+    assert isinstance(tools_env_version(), int)

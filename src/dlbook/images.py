@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-#: ITU-R BT.709 の輝度の重み (R, G, B)。scikit-image の ``rgb2gray`` と同じ。
-LUMA_BT709 = (0.2125, 0.7154, 0.0721)
+#: 輝度の重み (R, G, B)。scikit-image の ``rgb2gray`` と同じ値で、
+#: ITU-R BT.709 の (0.2126, 0.7152, 0.0722) にほぼ等しい。
+LUMA_WEIGHTS = (0.2125, 0.7154, 0.0721)
 
 #: ImageNet で学習した torchvision のモデルが前提とするチャネルごとの平均と標準偏差。
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -59,7 +60,7 @@ def to_grayscale(img: np.ndarray) -> np.ndarray:
     """
     if img.ndim != 3 or img.shape[-1] != 3:
         raise ValueError(f"(H, W, 3) の RGB 画像が必要です: shape={img.shape}")
-    return to_float(img) @ np.asarray(LUMA_BT709, dtype=np.float32)
+    return to_float(img) @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
 
 
 def otsu_threshold(gray: np.ndarray, bins: int = 256) -> float:

@@ -200,7 +200,15 @@ def add_katex_assets(app: Sphinx) -> None:
 
 
 CJK = "\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
-CJK_BREAK = re.compile(rf"(?<=[{CJK}])[ \t]*\n[ \t]*(?=[{CJK}])")
+#: 全角の句読点・括弧。この後の改行は、次が英数字でも空白にしない (「、 2 位」を防ぐ)
+CJK_PUNCT = (
+    "\u3001-\u3003\u3008-\u3011\u3014-\u301f\u30fb"
+    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+)
+CJK_BREAK = re.compile(
+    rf"(?<=[{CJK}])[ \t]*\n[ \t]*(?=[{CJK}])"
+    rf"|(?<=[{CJK_PUNCT}])[ \t]*\n[ \t]*"
+)
 SKIP_TEXT = (
     nodes.literal,
     nodes.literal_block,
@@ -216,7 +224,8 @@ class JoinJapaneseLines(SphinxTransform):
 
     HTML は段落内の改行を空白として表示するので、
     「足し合わせ、\nその」が「足し合わせ、 その」になってしまう。
-    英字の前後の改行は空白のまま残す。
+    全角の句読点・括弧の後の改行も、次が英数字でも詰める。それ以外の
+    英字の前後の改行は空白のまま残す (「PyTorch の」のように書くため)。
     """
 
     default_priority = 400
@@ -342,6 +351,14 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", add_katex_assets)
     return {
         "version": "0.1",
+        # 読み込み時の変換 (改行の詰め方など) を直したら、保存した doctree を
+        # 捨てて全章を読み直させる (実行キャッシュは src/dlbook だけが決める)
+        "env_version": tools_env_version(),
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }
+
+
+def tools_env_version(tools: Path = Path(__file__).parent) -> int:
+    """``dlbook_tools`` のソースのハッシュから作る Sphinx の環境の版番号。"""
+    return int(_src_hash(tools)[:12], 16)
