@@ -23,6 +23,7 @@ from dlbook_tools.slides import (
     build_deck,
     format_plain_text,
     join_lines,
+    no_break_exponent,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slides"
@@ -67,10 +68,11 @@ def test_deck_follows_the_chapter(tmp_path: Path) -> None:
         "活性化関数の比較",
         "NumPy で書く",
         "まとめ",
-    ]
+    ]  # 最後の「演習問題」の節は {slide} も小節もないので扉を作らない
     title, toc, _, section = pages[:4]
     assert "第7章" in title and "_paginate: false" in title
     assert "7.1　はじめに" in toc and "7.3　実装" in toc
+    assert "7.4　演習問題" in toc  # 目次には残る
     assert "_class: section" in section and "7.1" in section
     assert "- 小節その 1" in section
 
@@ -330,3 +332,9 @@ def test_real_chapters_parse_when_present() -> None:
         if chapter.exists():
             ch = slides.read_chapter(chapter)
             assert ch.title and ch.number in (4, 5, 6)
+
+
+def test_exponent_hyphen_does_not_break() -> None:
+    assert no_break_exponent("2.6e-12") == "2.6e\u201112"
+    assert no_break_exponent("1.8e-02 と e-mail") == "1.8e\u201102 と e-mail"
+    assert no_break_exponent("3e+05") == "3e+05"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import functools
 import json
 import os
 import re
@@ -330,9 +331,11 @@ def read_chapter(path: Path) -> Chapter:
                     name = item.argument
                 if "name" in opts:
                     n_fig += 1
-                caption = " ".join(
-                    x.strip() for x in item.body[skip:] if x.strip()
-                )
+                caption = functools.reduce(
+                    join_lines,
+                    (x.strip() for x in item.body[skip:] if x.strip()),
+                    "",
+                )  # 日本語どうしの改行は空白にしない
                 if name:
                     figures[name] = (
                         f"{number}.{n_fig}" if "name" in opts else "",
@@ -440,6 +443,17 @@ class GlueStore:
         )
 
 
+EXPONENT = re.compile(r"(?<=\d)e-(?=\d)")
+
+
+def no_break_exponent(text: str) -> str:
+    """指数表記の「e-」の「-」を、改行しない U+2011 (non-breaking hyphen) にする。
+
+    狭い段組みで「2.6e-」と「12」が別の行に分かれるのを防ぐ。
+    """
+    return EXPONENT.sub("e\u2011", text)
+
+
 def format_plain_text(text: str, fmt_spec: str) -> str:
     """myst-nb の ``{glue:text}`name:fmt``` と同じ規則で値を書式化する。"""
     try:
@@ -528,12 +542,13 @@ class Renderer:
             )
             return ""
         try:
-            return format_plain_text(_join(bundle["text/plain"]), fmt or "")
+            value = format_plain_text(_join(bundle["text/plain"]), fmt or "")
         except (ValueError, TypeError) as exc:
             self.problems.append(
                 f"{where}: {{{role}}}`{text}` の書式が不正です: {exc}"
             )
             return ""
+        return no_break_exponent(value)
 
     def _ref_text(self, text: str) -> tuple[str, str]:
         m = re.match(r"^(?P<title>.*?)\s*<(?P<target>[^<>]+)>$", text)
@@ -931,7 +946,9 @@ def default_slides(ch: Chapter) -> list[Slide]:
             for s in section_slides:
                 s.header = f"{num}　{title}"
             slides += section_slides
-        else:
+        elif (
+            subsections
+        ):  # {slide} も小節もない節 (演習問題など) は空の扉にしない
             body = [f"- {sub}" for sub in subsections]
             slides.append(
                 Slide(
