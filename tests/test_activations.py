@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ SHAPES = [(7,), (3, 5), (2, 3, 4)]
 ATOL = 1e-10
 
 # 名前 → PyTorch の対応する関数 (step は微分できないので別扱い)
-TORCH_FN = {
+TORCH_FN: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "relu": F.relu,
@@ -64,6 +66,43 @@ class TestElementwise:
         np.testing.assert_array_equal(x, x_before)
 
 
+class TestAtZero:
+    """x = ±0.0 の勾配は PyTorch の約束に合わせる (ReLU は 0 など)。"""
+
+    @pytest.mark.parametrize("name", sorted(TORCH_FN))
+    def test_grad_at_signed_zero_matches_autograd(self, name: str) -> None:
+        x = np.array([0.0, -0.0])
+        _, df = act.ACTIVATIONS[name]
+        xt = torch.from_numpy(x.copy()).requires_grad_()
+        TORCH_FN[name](xt).sum().backward()
+        assert xt.grad is not None
+        np.testing.assert_allclose(df(x), xt.grad.numpy(), rtol=0, atol=1e-15)
+
+    def test_known_values_at_zero(self) -> None:
+        """PyTorch の約束を値で書いておく (autograd と同じ)。"""
+        x = np.array([0.0, -0.0])
+        np.testing.assert_array_equal(act.relu_grad(x), [0.0, 0.0])
+        np.testing.assert_array_equal(act.leaky_relu_grad(x), [0.01, 0.01])
+        np.testing.assert_array_equal(act.elu_grad(x), [1.0, 1.0])
+        # ステップ関数は PyTorch で微分できない。本書の約束は 0
+        np.testing.assert_array_equal(act.step_grad(x), [0.0, 0.0])
+
+    @pytest.mark.parametrize("alpha", [0.3, 2.0])
+    def test_hyperparameters_at_zero(self, alpha: float) -> None:
+        x = np.array([0.0, -0.0])
+        for f, ours in [
+            (lambda t: F.leaky_relu(t, negative_slope=alpha),
+             act.leaky_relu_grad),
+            (lambda t: F.elu(t, alpha=alpha), act.elu_grad),
+        ]:  # fmt: skip
+            xt = torch.from_numpy(x.copy()).requires_grad_()
+            f(xt).sum().backward()
+            assert xt.grad is not None
+            np.testing.assert_allclose(
+                ours(x, alpha), xt.grad.numpy(), rtol=0, atol=1e-15
+            )
+
+
 class TestHyperParameters:
     @pytest.mark.parametrize("alpha", [0.1, 0.3])
     def test_leaky_relu_alpha(self, alpha: float) -> None:
@@ -102,14 +141,19 @@ class TestStability:
     @pytest.mark.parametrize(
         "name", ["sigmoid", "elu", "gelu", "swish", "mish"]
     )
-    def test_extreme_inputs_are_finite(self, name: str) -> None:
+    def test_extreme_inputs_match_autograd(self, name: str) -> None:
         x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
         f, df = act.ACTIVATIONS[name]
         with np.errstate(over="raise", invalid="raise"):
             y, dy = f(x), df(x)
-        expected = TORCH_FN[name](torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(y, expected, rtol=1e-12, atol=ATOL)
-        assert np.all(np.isfinite(dy))
+        xt = torch.from_numpy(x.copy()).requires_grad_()
+        yt = TORCH_FN[name](xt)
+        yt.sum().backward()
+        assert xt.grad is not None
+        np.testing.assert_allclose(
+            y, yt.detach().numpy(), rtol=1e-12, atol=ATOL
+        )
+        np.testing.assert_allclose(dy, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 class TestSoftmax:
@@ -141,14 +185,18 @@ class TestSoftmax:
         np.testing.assert_allclose(act.softmax(x), expected, atol=ATOL)
 
     @pytest.mark.parametrize("shape", SHAPES)
-    def test_grad_matches_autograd_and_numerical(self, shape) -> None:
+    @pytest.mark.parametrize("axis", [-1, 0])
+    def test_grad_matches_autograd_and_numerical(
+        self, shape, axis: int
+    ) -> None:
         rng = np.random.default_rng(9)
         x, dout = _randn(shape, 10), rng.standard_normal(shape)
         xt = torch.from_numpy(x).requires_grad_()
-        (torch.softmax(xt, dim=-1) * torch.from_numpy(dout)).sum().backward()
-        dx = act.softmax_grad(x, dout)
+        y = torch.softmax(xt, dim=axis)
+        (y * torch.from_numpy(dout)).sum().backward()
+        dx = act.softmax_grad(x, dout, axis=axis)
         np.testing.assert_allclose(dx, xt.grad.numpy(), atol=ATOL)
         num = numerical_gradient(
-            lambda z: float(np.sum(act.softmax(z) * dout)), x
+            lambda z: float(np.sum(act.softmax(z, axis=axis) * dout)), x
         )
         np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)

@@ -1,7 +1,9 @@
 """dlbook.architectures のテスト (手計算・torchvision の値と比べる)。"""
 
+import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dlbook import architectures as arch
@@ -62,16 +64,68 @@ class TestDeepCnn:
     @pytest.mark.parametrize("residual", [True, False])
     def test_shapes_and_grad(self, residual: bool) -> None:
         torch.manual_seed(0)
-        net = arch.deep_cnn(3, residual, channels=4)
-        x, y = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
+        net = arch.deep_cnn(3, residual, channels=4).double()
+        x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+        y = torch.tensor([1, 2])
         assert net(x).shape == (2, 10)
-        assert arch.first_layer_grad_norm(net, x, y) > 0
+        # 前に溜まった勾配があっても 0 から計算し直す
+        net(x).sum().backward()
+        norm = arch.first_layer_grad_norm(net, x, y)
+        # 手で逆伝播して、最初の畳み込み層の重みの勾配のノルムと比べる
+        ref = arch.deep_cnn(3, residual, channels=4).double()
+        ref.load_state_dict(net.state_dict())
+        F.cross_entropy(ref(x), y).backward()
+        first = ref[0]
+        assert isinstance(first, nn.Conv2d)
+        assert first.weight.grad is not None
+        expected = float(first.weight.grad.norm())
+        assert expected > 0
+        assert norm == pytest.approx(expected, rel=1e-10)
+
+    def test_residual_block_adds_input(self) -> None:
+        """residual=True は ReLU(F(x) + x)、False は ReLU(F(x))。"""
+        torch.manual_seed(0)
+        block = arch.ConvBlock(4, residual=True).double()
+        x = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+        with torch.no_grad():
+            f = block.conv2(torch.relu(block.conv1(x)))  # F(x)
+            out = block(x)
+            block.residual = False
+            plain = block(x)
+        torch.testing.assert_close(
+            out, torch.relu(f + x), rtol=1e-12, atol=1e-12
+        )
+        torch.testing.assert_close(
+            plain, torch.relu(f), rtol=1e-12, atol=1e-12
+        )
+        assert (out - plain).abs().max() > 0.1
+        # コンストラクタの引数がそのまま使われる
+        assert arch.ConvBlock(4, residual=True).residual is True
+        assert arch.ConvBlock(4, residual=False).residual is False
+        net = arch.deep_cnn(2, residual=True, channels=4)
+        blocks = [m for m in net if isinstance(m, arch.ConvBlock)]
+        assert len(blocks) == 2 and all(b.residual for b in blocks)
 
     def test_unknown_model(self) -> None:
         with pytest.raises(ValueError, match="未知のモデル"):
             arch.build("lenet99")
 
     def test_table_columns(self) -> None:
-        df = arch.architecture_table(("resnet18",))
-        assert list(df.columns)[:3] == ["モデル", "パラメータ (M)", "論文 (M)"]
+        df = arch.architecture_table(("resnet18", "alexnet"))
+        assert list(df.columns) == [
+            "モデル", "パラメータ (M)", "論文 (M)", "積和 (G)", "論文 (G)",
+            "文献",
+        ]  # fmt: skip
+        assert list(df["モデル"]) == ["ResNet-18", "AlexNet"]
         assert df.loc[0, "論文 (G)"] == 1.8
+        assert df.loc[1, "論文 (M)"] == 60.0
+        # 計算した列 (torchvision の weights=None のモデルと
+        # torch.utils.flop_counter.FlopCounterMode で確かめた値)
+        assert df.loc[0, "パラメータ (M)"] == pytest.approx(11.689512)
+        assert df.loc[0, "積和 (G)"] == pytest.approx(1.814073344)
+        assert df.loc[1, "パラメータ (M)"] == pytest.approx(61.10084)
+        assert df.loc[1, "積和 (G)"] == pytest.approx(0.71418848)
+        # 報告のない欄は NaN
+        assert pd.isna(df.loc[0, "論文 (M)"])
+        assert pd.isna(df.loc[1, "論文 (G)"])
+        assert list(df["文献"]) == ["he2016", "krizhevsky2012"]

@@ -14,9 +14,16 @@ def _net() -> nn.Module:
 def test_capture_shapes_and_values() -> None:
     torch.manual_seed(0)
     net, x = _net().eval(), torch.randn(2, 1, 8, 8)
-    acts = fm.capture_activations(net, x, ["0", "2"])
+    acts = fm.capture_activations(net, x, ["0", "1", "2"])
     assert acts["0"].shape == (2, 3, 6, 6)
-    torch.testing.assert_close(acts["2"], net(x).detach())
+    with torch.no_grad():
+        conv0 = dict(net.named_modules())["0"](x)  # (2, 3, 6, 6)
+        out = net(x)
+    torch.testing.assert_close(acts["0"], conv0, rtol=0, atol=0)
+    torch.testing.assert_close(acts["1"], torch.relu(conv0), rtol=0, atol=0)
+    torch.testing.assert_close(acts["2"], out, rtol=0, atol=0)
+    assert (acts["0"] < 0).any()  # ReLU の前の値 (負の値を含む)
+    assert not any(a.requires_grad for a in acts.values())
     # フックは外れている
     assert all(not m._forward_hooks for m in net.modules())
 
@@ -39,3 +46,17 @@ def test_normalize_filters_range() -> None:
     flat = w.reshape(4, -1)
     torch.testing.assert_close(flat.min(1).values, torch.zeros(4))
     torch.testing.assert_close(flat.max(1).values, torch.ones(4))
+
+
+def test_capture_survives_an_inplace_next_layer() -> None:
+    """次の層が出力をその場で書き換えても、取り出した値は層の出力のまま。"""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.ReLU(inplace=True), nn.Conv2d(3, 2, 3)
+    )
+    x = torch.randn(2, 1, 8, 8)
+    acts = fm.capture_activations(net, x, ["0"])
+    with torch.no_grad():
+        expected = net[0](x)
+    assert (expected < 0).any()  # ReLU で消える負の値がある
+    torch.testing.assert_close(acts["0"], expected)

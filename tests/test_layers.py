@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlbook import layers as L
-from dlbook.gradcheck import check_layer
+from dlbook.gradcheck import check_layer, numerical_gradient, relative_error
 
 ATOL = 1e-10
 GRAD_TOL = 1e-7  # 数値微分との相対誤差
@@ -139,16 +139,58 @@ class TestDropout:
         assert dropped.mean() == pytest.approx(p, abs=0.01)
         np.testing.assert_allclose(out[~dropped], x[~dropped] / (1 - p))
 
-    def test_backward_matches_torch_with_same_mask(self) -> None:
+    @pytest.mark.parametrize("p", [0.3, 0.5])
+    def test_backward_matches_torch_with_same_mask(self, p: float) -> None:
         rng = _rng(8)
         x, dout = rng.standard_normal((2, 5, 7))
-        layer = L.Dropout(0.5, rng)
+        layer = L.Dropout(p, _rng(80))
         out = layer.forward(x)
         dx = layer.backward(dout)
-        mask = torch.from_numpy((out != 0) / 0.5)
-        expected, (ex,) = _torch_vjp(lambda x: x * mask, x, dout)
-        np.testing.assert_allclose(out, expected, atol=ATOL)
-        np.testing.assert_allclose(dx, ex, atol=ATOL)
+        # 残すかどうか (0/1) だけを層から取り出し、倍率は PyTorch 側で掛ける
+        assert layer.mask is not None
+        keep = torch.from_numpy((layer.mask != 0).astype(np.float64))
+        assert 0 < keep.sum() < keep.numel()  # 両方の要素がある
+        expected, (ex,) = _torch_vjp(lambda x_t: x_t * keep / (1 - p), x, dout)
+        np.testing.assert_allclose(out, expected, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(dx, ex, rtol=1e-15, atol=0)
+
+    @pytest.mark.parametrize("p", [0.1, 0.3, 0.8])
+    def test_mask_statistics(self, p: float) -> None:
+        shape = (200, 300)
+        layer = L.Dropout(p, _rng(81))
+        layer.forward(np.ones(shape))
+        assert layer.mask is not None and layer.mask.shape == shape
+        # マスクの値は 0 か 1/(1-p) だけ
+        values = np.unique(layer.mask)
+        np.testing.assert_allclose(values, [0.0, 1 / (1 - p)], rtol=1e-15)
+        # 0 にする割合は p (二項分布の標準偏差の 5 倍以内)
+        n = layer.mask.size
+        sd = np.sqrt(p * (1 - p) / n)
+        assert abs((layer.mask == 0).mean() - p) < 5 * sd
+        # 行ごとにも偏らない
+        row_drop = (layer.mask == 0).mean(axis=1)  # (200,)
+        assert abs(row_drop.mean() - p) < 5 * sd
+        assert row_drop.std() < 2 * np.sqrt(p * (1 - p) / shape[1])
+        # 呼ぶたびに新しいマスクを引く
+        first = layer.mask.copy()
+        layer.forward(np.ones(shape))
+        assert not np.array_equal(first, layer.mask)
+
+    def test_gradcheck_with_fixed_mask(self) -> None:
+        """同じシードの rng で作り直せば同じマスクになり、数値微分できる。"""
+        p = 0.4
+        rng = _rng(82)
+        x, dout = rng.standard_normal((2, 6, 5))
+
+        def loss(z: np.ndarray) -> float:
+            return float(np.sum(L.Dropout(p, _rng(83)).forward(z) * dout))
+
+        layer = L.Dropout(p, _rng(83))
+        layer.forward(x)
+        dx = layer.backward(dout)
+        num = numerical_gradient(loss, x.copy())
+        assert relative_error(dx, num) < GRAD_TOL
+        np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-9)
 
     def test_expectation_is_preserved(self) -> None:
         x = np.ones((1000, 100))
@@ -184,6 +226,12 @@ class TestFlatten:
         np.testing.assert_array_equal(out, expected)
         np.testing.assert_array_equal(layer.backward(dout), ex)
 
+    @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 2, 4)])
+    def test_gradcheck(self, shape) -> None:
+        rng = _rng(14)
+        errors = check_layer(L.Flatten(), rng.standard_normal(shape), rng)
+        assert errors["x"] < GRAD_TOL
+
 
 class TestSoftmaxCrossEntropy:
     @pytest.mark.parametrize(("N", "K"), [(1, 3), (5, 4), (9, 10)])
@@ -202,6 +250,25 @@ class TestSoftmaxCrossEntropy:
         np.testing.assert_allclose(dx, xt.grad.numpy(), atol=ATOL)
         np.testing.assert_allclose(2.0 * dx, layer.backward(2.0))
 
+    @pytest.mark.parametrize("target", ["labels", "one_hot", "soft"])
+    def test_backward_matches_numerical(self, target: str) -> None:
+        rng = _rng(15)
+        N, K = 5, 4
+        logits, labels = rng.standard_normal((N, K)), rng.integers(0, K, N)
+        t = {
+            "labels": labels,
+            "one_hot": np.eye(K)[labels],
+            "soft": rng.dirichlet(np.ones(K), size=N),
+        }[target]
+        layer = L.SoftmaxCrossEntropy()
+        num = numerical_gradient(lambda z: layer.forward(z, t), logits)
+        layer.forward(logits, t)  # 数値微分で上書きされた状態を戻す
+        dx = layer.backward()
+        assert relative_error(dx, num) < GRAD_TOL
+        np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(layer.backward(0.5), 0.5 * num,
+                                   rtol=1e-6, atol=1e-9)  # fmt: skip
+
     def test_1d_logits_raise(self) -> None:
         with pytest.raises(ValueError, match=r"\(N, K\)"):
             L.SoftmaxCrossEntropy().forward(np.zeros(3), np.array(1))
@@ -218,3 +285,16 @@ class TestMeanSquaredError:
         expected.backward()
         assert loss == pytest.approx(expected.item(), rel=1e-12)
         np.testing.assert_allclose(dy, yt.grad.numpy(), atol=ATOL)
+
+    @pytest.mark.parametrize(("N", "K"), [(1, 3), (4, 2), (6, 5)])
+    def test_backward_matches_numerical(self, N: int, K: int) -> None:
+        rng = _rng(16)
+        y, t = rng.standard_normal((2, N, K))
+        layer = L.MeanSquaredError()
+        num = numerical_gradient(lambda z: layer.forward(z, t), y)
+        layer.forward(y, t)
+        dy = layer.backward()
+        assert relative_error(dy, num) < GRAD_TOL
+        np.testing.assert_allclose(dy, num, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(layer.backward(3.0), 3.0 * num,
+                                   rtol=1e-6, atol=1e-9)  # fmt: skip

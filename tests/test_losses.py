@@ -47,6 +47,15 @@ class TestMeanSquaredError:
             expected.item(), rel=1e-14
         )
 
+    def test_single_sample_grad_equals_batched(self) -> None:
+        rng = np.random.default_rng(1)
+        y, t = rng.standard_normal((2, 4))
+        grad = losses.mean_squared_error_grad(y, t)
+        batched = losses.mean_squared_error_grad(y[None], t[None])
+        np.testing.assert_allclose(grad, batched[0], rtol=1e-15, atol=0)
+        num = numerical_gradient(lambda z: losses.mean_squared_error(z, t), y)
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
+
     def test_shape_mismatch_raises(self) -> None:
         with pytest.raises(ValueError, match="同じ形"):
             losses.mean_squared_error(np.zeros((3, 4)), np.array([0, 1, 2]))
@@ -114,6 +123,16 @@ class TestSoftmaxCrossEntropy:
         np.testing.assert_allclose(grad, xt.grad.numpy(), atol=ATOL)
 
     @pytest.mark.parametrize(("N", "K"), SIZES)
+    def test_soft_target_grad_matches_numerical(self, N: int, K: int) -> None:
+        logits, _ = _data(N, K, 11)
+        t = np.random.default_rng(12).dirichlet(np.ones(K), size=N)
+        num = numerical_gradient(
+            lambda z: losses.softmax_cross_entropy(z, t), logits
+        )
+        grad = losses.softmax_cross_entropy_grad(logits, t)
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
+
+    @pytest.mark.parametrize(("N", "K"), SIZES)
     def test_grad_matches_numerical(self, N: int, K: int) -> None:
         logits, t = _data(N, K, 6)
         num = numerical_gradient(
@@ -148,6 +167,17 @@ class TestSoftmaxCrossEntropy:
         )
         grad = losses.softmax_cross_entropy_grad(logits[0], t[0])
         assert grad.shape == (5,)
+        batched = losses.softmax_cross_entropy_grad(logits, t)  # (1, 5)
+        np.testing.assert_allclose(grad, batched[0], rtol=1e-15, atol=0)
+        # one-hot の 1 個のデータでも同じ
+        grad_oh = losses.softmax_cross_entropy_grad(
+            logits[0], losses.one_hot(t, 5)[0]
+        )
+        np.testing.assert_allclose(grad_oh, batched[0], rtol=1e-15, atol=0)
+        num = numerical_gradient(
+            lambda z: losses.softmax_cross_entropy(z, t[0]), logits[0].copy()
+        )
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9)
 
     def test_does_not_modify_input(self) -> None:
         logits, t = _data(4, 3, 10)

@@ -81,6 +81,45 @@ class TestPool2d:
         dx = layer.backward(np.array([[[[7.0]]]]))
         np.testing.assert_array_equal(dx, [[[[0.0, 7.0], [0.0, 0.0]]]])
 
+    @pytest.mark.parametrize(
+        ("x", "kernel", "stride", "pad"),
+        [
+            (np.ones((1, 2, 5, 5)), 3, 1, 1),  # 重なる窓がすべて同点
+            (np.full((2, 1, 4, 6), -2.0), 3, 1, 1),  # 負の値とパディング
+            (np.full((1, 2, 4, 4), 3.0), 2, 2, 0),
+            # 0, 1, 2 の整数だけ: 窓ごとに同点の最大値がばらばらに出る
+            (np.random.default_rng(5).integers(0, 3, (2, 2, 7, 7)), 3, 1, 1),
+            (np.random.default_rng(6).integers(0, 2, (2, 2, 6, 6)), 2, 2, 0),
+            (np.random.default_rng(7).integers(0, 2, (1, 3, 7, 6)), 3, 2, 1),
+        ],
+        ids=["const-K3S1P1", "neg-K3S1P1", "const-K2S2", "int3-K3S1P1",
+             "int2-K2S2", "int2-K3S2P1"],
+    )  # fmt: skip
+    def test_max_ties_go_to_first_like_torch(
+        self, x: np.ndarray, kernel: int, stride: int, pad: int
+    ) -> None:
+        """同じ最大値が複数あるとき、勾配は窓の最初の画素だけに流れる。"""
+        x = x.astype(np.float64)
+        layer = MaxPool2d(kernel, stride, pad)
+        out = layer.forward(x)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = F.max_pool2d(xt, kernel, stride, pad)
+        np.testing.assert_array_equal(out, yt.detach().numpy())
+        dout = np.random.default_rng(1).standard_normal(out.shape)
+        yt.backward(torch.tensor(dout))
+        dx = layer.backward(dout)
+        assert xt.grad is not None
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+        # 勾配の総和は保たれる (同点の画素に配り直したり重複させたりしない)
+        np.testing.assert_allclose(dx.sum(), dout.sum(), rtol=1e-12)
+
+    def test_max_tie_single_window(self) -> None:
+        """2×2 の窓の 4 画素が同点なら、左上の画素が勾配を受ける。"""
+        layer = MaxPool2d(2)
+        layer.forward(np.full((1, 1, 2, 2), 1.0))
+        dx = layer.backward(np.array([[[[5.0]]]]))
+        np.testing.assert_array_equal(dx, [[[[5.0, 0.0], [0.0, 0.0]]]])
+
     def test_avg_counts_padding(self) -> None:
         # 角の窓は 1 画素だけが入力で、残り 3 画素は 0 のパディング
         x = np.full((1, 1, 2, 2), 4.0)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from dlbook.models import MLP
@@ -69,9 +70,56 @@ class TestFit:
 
     def test_predict(self) -> None:
         _, test_loader = _toy_loaders()
-        y_true, y_pred = predict(MLP(2, 4, 3), test_loader, CPU)
+        torch.manual_seed(0)
+        net = MLP(2, 4, 3)
+        y_true, y_pred = predict(net, test_loader, CPU)
         assert y_true.shape == y_pred.shape == (60,)
-        assert y_true.dtype == np.int64
+        assert y_true.dtype == y_pred.dtype == np.int64
+        X = torch.cat([X for X, _ in test_loader])  # (60, 2)
+        y = torch.cat([y for _, y in test_loader])  # (60,)
+        np.testing.assert_array_equal(y_true, y.numpy())
+        with torch.no_grad():
+            expected = net(X).argmax(dim=1).numpy()
+        np.testing.assert_array_equal(y_pred, expected)
+
+
+class TestEvaluate:
+    def test_loss_and_acc_over_uneven_batches(self) -> None:
+        """最後のミニバッチが小さくても、全データの平均損失と正解率になる。"""
+        g = torch.Generator().manual_seed(3)
+        X = torch.randn(45, 2, generator=g, dtype=torch.float64)  # (45, 2)
+        y = torch.randint(0, 3, (45,), generator=g)  # (45,)
+        torch.manual_seed(3)
+        net = MLP(2, 8, 3).double()
+        # 45 = 7 × 6 + 3: 最後のバッチは 3 件
+        loader = DataLoader(TensorDataset(X, y), batch_size=7)
+        loss, acc = evaluate(net, loader, CPU)
+        with torch.no_grad():
+            y_hat = net(X)  # (45, 3)
+        expected_loss = F.cross_entropy(y_hat, y).item()
+        expected_acc = int((y_hat.argmax(dim=1) == y).sum()) / 45
+        assert 0 < expected_acc < 1  # 正解率が自明な値でない
+        assert loss == pytest.approx(expected_loss, rel=1e-6)
+        assert acc == expected_acc
+        assert not net.training  # 呼び出し後は eval モード
+
+    def test_custom_loss_fn(self) -> None:
+        g = torch.Generator().manual_seed(4)
+        X = torch.randn(10, 2, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 3, (10,), generator=g)
+        net = MLP(2, 4, 3).double()
+        loader = DataLoader(TensorDataset(X, y), batch_size=3)
+        loss_fn = torch.nn.CrossEntropyLoss(reduction="mean",
+                                            label_smoothing=0.2)  # fmt: skip
+        loss, _ = evaluate(net, loader, CPU, loss_fn)
+        with torch.no_grad():
+            expected = loss_fn(net(X), y).item()
+        assert loss == pytest.approx(expected, rel=1e-6)
+
+    def test_empty_loader(self) -> None:
+        empty = TensorDataset(torch.zeros(0, 2), torch.zeros(0).long())
+        with pytest.raises(ValueError, match="空"):
+            evaluate(MLP(2, 4, 3), DataLoader(empty, batch_size=4), CPU)
 
 
 class TestCheckpoint:

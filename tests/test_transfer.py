@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
 from dlbook.transfer import (
@@ -87,10 +89,68 @@ class TestDigitsTransfer:
         assert torch.bincount(y).tolist() == [5] * 5  # 5〜9 → 0〜4
         assert 0.0 <= X.min() and X.max() <= 1.0
         Xp, yp = data["pretrain"]
-        assert int(yp.max()) == 4 and len(Xp) + len(data["pretrain_test"][0])
+        assert int(yp.min()) == 0 and int(yp.max()) == 4
         X_test, _ = data["target_test"]
         n_source = len(Xp) + len(data["pretrain_test"][0])
         assert len(X_test) + 25 == 1797 - n_source
+
+    @pytest.mark.parametrize(("n_per_class", "seed"), [(5, 0), (3, 7)])
+    def test_split_properties(self, n_per_class: int, seed: int):
+        """4 つの分割は digits を重ならずに覆い、ラベルは元の数字と合う。"""
+        digits = load_digits()
+        images = (digits.images / 16.0).astype(np.float32)  # (1797, 8, 8)
+        # digits に同じ画像はないので、画像から元の番号が分かる
+        index = {img.tobytes(): i for i, img in enumerate(images)}
+        assert len(index) == len(images)
+        data = digits_split(n_per_class, seed=seed)
+        found: dict[str, np.ndarray] = {}
+        for name, (X, y) in data.items():
+            assert X.shape[1:] == (1, 8, 8) and len(X) == len(y)
+            idx = np.array([index[x[0].numpy().tobytes()] for x in X])
+            found[name] = idx
+            original = digits.target[idx]
+            if name.startswith("pretrain"):
+                # 事前学習は数字 0〜4、ラベルはそのまま
+                assert set(original) <= set(range(5))
+                np.testing.assert_array_equal(y.numpy(), original)
+            else:
+                # 転移先は数字 5〜9、ラベルは 0〜4 に付け直す
+                assert set(original) <= set(range(5, 10))
+                np.testing.assert_array_equal(y.numpy() + 5, original)
+        # 重ならず、合わせると digits 全体
+        all_idx = np.concatenate(list(found.values()))
+        assert len(np.unique(all_idx)) == len(all_idx) == len(images)
+        # 事前学習の件数は digits の 0〜4 の枚数 (901)、その 1/5 が評価用
+        n_source = int(np.sum(digits.target < 5))
+        n_pre = len(found["pretrain"]) + len(found["pretrain_test"])
+        assert n_pre == n_source
+        assert len(found["pretrain_test"]) == n_source // 5
+        pre_counts = np.bincount(
+            digits.target[np.concatenate(
+                [found["pretrain"], found["pretrain_test"]])],
+            minlength=5,
+        )  # fmt: skip
+        np.testing.assert_array_equal(
+            pre_counts, np.bincount(digits.target)[:5]
+        )
+        # 転移先の学習用は 1 クラス n_per_class 枚、残りがすべて評価用
+        target_counts = np.bincount(digits.target)[5:]
+        np.testing.assert_array_equal(
+            torch.bincount(data["target_train"][1], minlength=5).numpy(),
+            [n_per_class] * 5,
+        )
+        np.testing.assert_array_equal(
+            torch.bincount(data["target_test"][1], minlength=5).numpy(),
+            target_counts - n_per_class,
+        )
+
+    def test_split_is_reproducible(self):
+        a, b = digits_split(2, seed=4), digits_split(2, seed=4)
+        c = digits_split(2, seed=5)
+        for name in a:
+            assert torch.equal(a[name][0], b[name][0])
+            assert torch.equal(a[name][1], b[name][1])
+        assert not torch.equal(a["pretrain"][0], c["pretrain"][0])
 
     def test_training_learns(self):
         data = digits_split(0, seed=0)

@@ -38,7 +38,8 @@ def capture_activations(
         def hook(
             m: nn.Module, inp: tuple, out: torch.Tensor, name: str = name
         ) -> None:
-            acts[name] = out.detach().cpu()
+            # clone: 次の層が in-place (ReLU(inplace=True) など) でも値を保つ
+            acts[name] = out.detach().cpu().clone()
 
         handles.append(modules[name].register_forward_hook(hook))
     try:
