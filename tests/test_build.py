@@ -57,18 +57,26 @@ def _mini_book(tmp: Path, body: str) -> Path:
     return tmp
 
 
-def _build(book: Path) -> subprocess.CompletedProcess[str]:
-    code = (
-        "import sys; from pathlib import Path; "
-        "from dlbook_tools.build import run_jupyter_book; "
-        f"sys.exit(run_jupyter_book(Path({str(book)!r})))"
-    )
+def _run(book: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """``book`` の中で Python のコード ``code`` を別プロセスで走らせる。"""
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; " + code,
+        ],
         cwd=book,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def _build(book: Path) -> subprocess.CompletedProcess[str]:
+    return _run(
+        book,
+        "from dlbook_tools.build import run_jupyter_book; "
+        f"sys.exit(run_jupyter_book(Path({str(book)!r})))",
     )
 
 
@@ -174,19 +182,12 @@ def test_preview_names_the_broken_cell_then_builds(tmp_path: Path) -> None:
     fixed = "```{code-cell} ipython3\nprint('直した')\n```\n"
     book = _mini_book(tmp_path, "# 章\n\n## 節\n\n" + broken)
     code = (
-        "import sys; from pathlib import Path; "
         "from dlbook_tools.preview import main; "
         f"sys.exit(main(['book/ch04_nn_basics.md'], Path({str(book)!r})))"
     )
 
     def preview() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=book,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return _run(book, code)
 
     proc = preview()
     assert proc.returncode != 0
