@@ -946,9 +946,8 @@ def default_slides(ch: Chapter) -> list[Slide]:
             for s in section_slides:
                 s.header = f"{num}　{title}"
             slides += section_slides
-        elif (
-            subsections
-        ):  # {slide} も小節もない節 (演習問題など) は空の扉にしない
+        # {slide} も小節もない節 (演習問題など) は、空の扉にしない
+        elif subsections:
             body = [f"- {sub}" for sub in subsections]
             slides.append(
                 Slide(
