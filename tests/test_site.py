@@ -221,3 +221,16 @@ def test_equation_references_are_not_doubled(
     text = soup.get_text()
     doubled = [m.group(0) for m in re.finditer(r"式\s*式\s*\(\d", text)]
     assert not doubled, f"{rel}: 「式 式」が {len(doubled)} か所"
+
+
+def test_no_english_ui_labels(built_site: Path) -> None:
+    """本文の開閉ボタンなど、テーマや拡張の英語の既定の文言が残っていない。"""
+    leftovers = []
+    for rel in _pages(built_site):
+        html = (built_site / rel).read_text()
+        leftovers += [
+            f"{rel}: {s}"
+            for s in ("Show code cell", "Hide code cell")
+            if s in html
+        ]
+    assert not leftovers, leftovers
