@@ -62,3 +62,59 @@ def test_stream_line_breaks_are_ignored_but_values_are_not() -> None:
     wrong = determinism.snapshot(nb("予測: [1 1 1 0] 正解: [0 1 1 0]\n"))
     assert determinism.compare(built, rerun) == []
     assert len(determinism.compare(built, wrong)) == 1
+
+
+def test_outputs_come_from_the_cache_after_a_cached_build(
+    tmp_path: Path,
+) -> None:
+    """キャッシュを使ったビルドは出力のないノートブックを書く。1 回目の出力は
+    実行キャッシュから取り、再実行と比べる (出力なしと比べて違いにしない)。"""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    src = "print(6 * 7)"
+    executed_nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                src,
+                execution_count=1,
+                outputs=[
+                    nbformat.v4.new_output(
+                        "stream", name="stdout", text="42\n"
+                    )
+                ],
+            )
+        ],
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
+    )
+    cached = tmp_path / "cached.ipynb"
+    nbformat.write(executed_nb, cached)
+    cache_dir = tmp_path / ".jupyter_cache"
+    get_cache(cache_dir).cache_notebook_file(cached, check_validity=False)
+    executed = tmp_path / "jupyter_execute"
+    executed.mkdir()
+    bare = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(src)],
+        metadata=executed_nb.metadata,
+    )
+    nbformat.write(bare, executed / "ch09_demo.ipynb")
+    assert determinism.check_chapter("ch09_demo", executed, cache_dir) == []
+
+
+def test_no_outputs_anywhere_is_a_clear_error(tmp_path: Path) -> None:
+    import nbformat
+
+    executed = tmp_path / "jupyter_execute"
+    executed.mkdir()
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]),
+        executed / "ch09_demo.ipynb",
+    )
+    with pytest.raises(SystemExit, match="出力がなく"):
+        determinism.check_chapter("ch09_demo", executed, tmp_path / "none")

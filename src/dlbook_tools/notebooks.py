@@ -103,12 +103,12 @@ def _has_outputs(nb: nbformat.NotebookNode) -> bool:
     return any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
-def with_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
+def merge_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
     """出力のないノートブックに、jupyter-cache の実行結果を合わせる。
 
     myst-nb は、キャッシュを使った回には出力のないノートブックを
     ``jupyter_execute`` に書く。そのときはキャッシュから出力を取る。
-    ``glue(..., display=False)`` だけの出力 (Jupyter では見えない) は取り除く。
+    キャッシュに一致するものがなければ、警告してそのまま返す。
     """
     if not _has_outputs(nb) and cache is not None and cache.exists():
         from jupyter_cache import get_cache
@@ -121,6 +121,15 @@ def with_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
                 type="dlbook",
                 subtype="notebooks",
             )
+    return nb
+
+
+def with_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
+    """``merge_cached_outputs`` の後、読者に見えない出力を取り除く。
+
+    ``glue(..., display=False)`` だけの出力 (Jupyter では見えない) を消す。
+    """
+    nb = merge_cached_outputs(nb, cache)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [

@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
+from dlbook_tools.notebooks import merge_cached_outputs
+
 ROOT = Path(__file__).resolve().parents[3]
 EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
 CACHE = ROOT / "_build" / ".jupyter_cache"
@@ -169,7 +173,6 @@ def fastest_chapter(executed: Path = EXECUTED, cache: Path = CACHE) -> str:
 
 def rerun(nb: dict[str, Any], cwd: Path, timeout: int = 600) -> dict[str, Any]:
     """出力を消したノートブックを新しいカーネルで実行する。"""
-    import nbformat
     from nbclient import NotebookClient
 
     fresh = nbformat.reads(
@@ -196,10 +199,23 @@ def rerun(nb: dict[str, Any], cwd: Path, timeout: int = 600) -> dict[str, Any]:
     return dict(fresh)
 
 
-def check_chapter(name: str, executed: Path = EXECUTED) -> list[str]:
-    """章をもう一度実行し、ビルドの実行との違いを返す。"""
+def check_chapter(
+    name: str, executed: Path = EXECUTED, cache: Path = CACHE
+) -> list[str]:
+    """章をもう一度実行し、ビルドの実行との違いを返す。
+
+    キャッシュを使ったビルドでは ``jupyter_execute`` のノートブックに出力が
+    ないので、1 回目の出力は実行キャッシュから取る。
+    """
     path = executed / f"{name}.ipynb"
-    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb = merge_cached_outputs(
+        nbformat.reads(path.read_text("utf-8"), 4), cache
+    )
+    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        raise SystemExit(
+            f"{path} に出力がなく、実行キャッシュ ({cache}) にも一致する"
+            "ものがありません。先に make html でビルドしてください"
+        )
     second = rerun(nb, cwd=ROOT / "book")
     return compare(snapshot(nb), snapshot(second))
 
