@@ -230,7 +230,16 @@ def test_no_english_ui_labels(built_site: Path) -> None:
         html = (built_site / rel).read_text()
         leftovers += [
             f"{rel}: {s}"
-            for s in ("Show code cell", "Hide code cell")
+            for s in (
+                "Show code cell",
+                "Hide code cell",
+                'title="Suggest edit"',
+                'title="Toggle primary sidebar"',
+                'title="Toggle secondary sidebar"',
+                'title="Download source file"',
+                'aria-label="Color mode"',
+                'title="System Settings"',
+            )
             if s in html
         ]
     assert not leftovers, leftovers
