@@ -19,11 +19,13 @@ from myst_nb.core.variables import format_plain_text as mystnb_format
 
 from dlbook_tools import slides
 from dlbook_tools.slides import (
+    Slide,
     SlideError,
     build_deck,
     format_plain_text,
     join_lines,
     no_break_exponent,
+    render_slide,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "slides"
@@ -338,3 +340,53 @@ def test_exponent_hyphen_does_not_break() -> None:
     assert no_break_exponent("2.6e-12") == "2.6e\u201112"
     assert no_break_exponent("1.8e-02 と e-mail") == "1.8e\u201102 と e-mail"
     assert no_break_exponent("3e+05") == "3e+05"
+
+
+class _StubRenderer:
+    """``render_slide`` が使うところだけを持つ Renderer の代わり。"""
+
+    def __init__(self, assets: Path, body: list[str], size: tuple[int, int]):
+        self.assets = assets / "deck"
+        self.assets.mkdir(parents=True)
+        width, height = size
+        (self.assets / "fig.png").write_bytes(
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+            + width.to_bytes(4, "big")
+            + height.to_bytes(4, "big")
+        )
+        self._body = body
+        self.chapter = None  # 表紙でなければ使わない
+
+    def body(self, slide: Slide) -> list[str]:
+        return self._body
+
+    def figure(self, slide: Slide) -> tuple[str, str]:
+        return ("deck/fig.png", "横長の図。")
+
+
+@pytest.mark.parametrize(
+    ("n_bullets", "size", "pages"),
+    [
+        (1, (1200, 400), 1),  # 短い本文 + 横長の図: 同じページの下に
+        (5, (1200, 400), 2),  # 長い本文 + 横長の図: 図を次のページに
+        (5, (600, 500), 1),  # 長い本文 + 縦横の近い図: 横に並べる
+    ],
+)
+def test_long_text_moves_a_wide_figure_to_its_own_page(
+    tmp_path: Path, n_bullets: int, size: tuple[int, int], pages: int
+) -> None:
+    body = [
+        f"- 箇条書き {i}: 図の上に置くには長すぎる説明の文"
+        for i in range(n_bullets)
+    ]
+    r = _StubRenderer(tmp_path, body, size)
+    slide = Slide(title="万能近似", kind="content", header="4.3　多層")
+    out = render_slide(slide, r)  # type: ignore[arg-type]
+    assert len(out) == pages
+    assert "箇条書き 0" in out[0]
+    if pages == 2:
+        assert "fig.png" not in out[0]
+        assert "figure-only" in out[1] and "fig.png" in out[1]
+        assert "## 万能近似" in out[1] and "4.3　多層" in out[1]
+    else:
+        assert "fig.png" in out[0]

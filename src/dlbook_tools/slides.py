@@ -775,10 +775,14 @@ def _notes(text: str) -> str:
     return "<!--\n" + text.replace("-->", "--&gt;").strip() + "\n-->"
 
 
-def render_slide(slide: Slide, r: Renderer) -> str:
-    """1 枚を Marp の Markdown にする。"""
+def render_slide(slide: Slide, r: Renderer) -> list[str]:
+    """1 枚の ``{slide}`` を Marp の Markdown のページにする。
+
+    本文が長く図が横長なら、図を次のページに出して 2 ページにする。
+    """
     ch = r.chapter
     lines: list[str] = []
+    figure_page: list[str] = []
     classes = [slide.kind, *slide.classes]
     if slide.kind == "title":
         lines += ["<!-- _paginate: false -->", "<!-- _footer: '' -->"]
@@ -808,7 +812,31 @@ def render_slide(slide: Slide, r: Renderer) -> str:
         fig = r.figure(slide)
         has_text = any(x.strip() for x in body)
         aspect = image_aspect(r.assets.parent / fig[0]) if fig else None
-        if fig and has_text and aspect and aspect >= WIDE:
+        if (
+            fig
+            and has_text
+            and aspect
+            and aspect >= WIDE
+            and text_units(body) > STACK_TEXT
+        ):
+            # 本文が長いと下の図が小さくなるので、図は次のページに大きく出す
+            lines += body
+            figure_page = [
+                f"<!-- _class: {slide.kind} figure-only -->",
+                *(
+                    [f"<!-- _header: '{slide.header}' -->"]
+                    if slide.header
+                    else []
+                ),
+                f"## {slide.title}",
+                "",
+                '<div class="figure">',
+                "",
+                *_figure_md(fig),
+                "",
+                "</div>",
+            ]
+        elif fig and has_text and aspect and aspect >= WIDE:
             classes.append("stack")
             lines += [*body, "", '<div class="figure">', ""]
             lines += _figure_md(fig)
@@ -849,7 +877,10 @@ def render_slide(slide: Slide, r: Renderer) -> str:
             slide.path, slide.options.get("notes", ("", slide.line))[1]
         )
         text += "\n\n" + _notes(r.roles(slide.notes, where))
-    return text + "\n"
+    pages = [text + "\n"]
+    if figure_page:
+        pages.append("\n".join(figure_page) + "\n")
+    return pages
 
 
 def _figure_md(fig: tuple[str, str]) -> list[str]:
@@ -888,6 +919,7 @@ def image_aspect(path: Path) -> float | None:
 
 WIDE = 1.8  # これより横長の図は本文の下に置く (横に並べると小さすぎる)
 DENSE = 110  # 図の横の本文がこれより長ければ (全角 1 文字 = 1) 列を広げる
+STACK_TEXT = 90  # 横長の図の上の本文がこれより長ければ、図を次のページに出す
 
 
 def text_units(lines: list[str]) -> float:
@@ -1071,7 +1103,7 @@ def build_deck(
     if assets.exists():
         shutil.rmtree(assets)
     r = Renderer(ch, GlueStore.load(notebook), assets, executed_dir)
-    parts = [render_slide(s, r) for s in slides]
+    parts = [page for s in slides for page in render_slide(s, r)]
     if r.problems:
         raise SlideError(r.problems)
     head = FRONT.format(
