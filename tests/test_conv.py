@@ -402,3 +402,42 @@ class TestLayerErrors:
         assert "stride=2, pad=1" in repr(layer)
         with pytest.raises(ValueError, match="未知の初期化"):
             Conv2d.from_init(3, 8, 3, rng, init="zeros")
+
+
+class TestIntegerInput:
+    """読者が np.arange で作る整数の入力でも、小数の結果と勾配を返す。"""
+
+    def test_conv2d_with_float_bias_matches_naive(self) -> None:
+        x = np.arange(2 * 3 * 6 * 6).reshape(2, 3, 6, 6)
+        W = np.arange(4 * 3 * 3 * 3).reshape(4, 3, 3, 3) % 5 - 2
+        b = np.array([0.5, -1.0, 0.25, 2.0])
+        expected = conv2d_naive(x, W, b, 1, 1)
+        np.testing.assert_allclose(conv2d(x, W, b, 1, 1), expected)
+        ref = F.conv2d(
+            torch.tensor(x, dtype=torch.float64),
+            torch.tensor(W, dtype=torch.float64),
+            torch.tensor(b),
+            padding=1,
+        )
+        np.testing.assert_allclose(expected, ref.numpy())
+
+    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive])
+    def test_backward_on_integer_input(self, layer_cls: type) -> None:
+        x = np.arange(2 * 3 * 5 * 5).reshape(2, 3, 5, 5)
+        rng = np.random.default_rng(0)
+        W, b = rng.standard_normal((4, 3, 3, 3)), np.zeros(4)
+        layer = layer_cls(W, b, stride=1, pad=1)
+        dout = rng.standard_normal(layer.forward(x).shape)
+        dx = layer.backward(dout)
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        F.conv2d(xt, torch.tensor(W), torch.tensor(b), padding=1).backward(
+            torch.tensor(dout)
+        )
+        np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-10)
+
+
+def test_flip_gradient_rejects_mismatched_filters() -> None:
+    with pytest.raises(ValueError, match="FN が等しい"):
+        conv2d_input_grad_by_flip(
+            np.zeros((1, 4, 5, 5)), np.zeros((2, 3, 3, 3))
+        )

@@ -181,3 +181,8 @@ class TestMakeLoaders:
         b = load_cifar10("embedded", n_embedded=(10, 10))
         with pytest.raises(ValueError, match="batch_size"):
             make_loaders(b, batch_size=0, seed=0)
+
+
+def test_image_size_zero_is_rejected_not_replaced_by_28() -> None:
+    with pytest.raises(ValueError):
+        load_mnist("embedded", image_size=0)

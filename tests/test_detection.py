@@ -202,3 +202,15 @@ class TestAveragePrecision:
         actual = mean_average_precision(preds, targets, iou_threshold)
         assert 0.0 < actual < 1.0
         assert actual == pytest.approx(expected, abs=1e-6)
+
+
+def test_zero_area_boxes_have_zero_iou_and_survive_nms_like_torchvision() -> (
+    None
+):
+    point = torch.tensor([[5.0, 5.0, 5.0, 5.0], [5.0, 5.0, 5.0, 5.0]])
+    iou = box_iou(point, point)
+    assert not torch.isnan(iou).any()
+    torch.testing.assert_close(iou, torch.zeros(2, 2))
+    scores = torch.tensor([0.9, 0.8])
+    expected = torchvision.ops.nms(point, scores, 0.5)
+    torch.testing.assert_close(nms(point, scores, 0.5), expected)

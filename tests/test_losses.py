@@ -189,3 +189,23 @@ class TestSoftmaxCrossEntropy:
     def test_3d_logits_raise(self) -> None:
         with pytest.raises(ValueError, match=r"\(N, K\)"):
             losses.softmax_cross_entropy(np.zeros((2, 3, 4)), np.zeros(2))
+
+
+class TestOneHotAndMseGradChecks:
+    def test_one_hot_rejects_negative_and_out_of_range(self) -> None:
+        with pytest.raises(ValueError, match="0 以上 3 未満"):
+            losses.one_hot(np.array([-1]), 3)  # 後ろから数えない
+        with pytest.raises(ValueError, match="0 以上 3 未満"):
+            losses.one_hot(np.array([3]), 3)
+        with pytest.raises(ValueError, match="整数"):
+            losses.one_hot(np.array([0.0, 1.0]), 3)
+        np.testing.assert_array_equal(
+            losses.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]]
+        )
+
+    def test_mse_grad_rejects_class_labels(self) -> None:
+        # N == K なので、確かめないと (3,) の t が黙って (3, 3) に広がる
+        with pytest.raises(ValueError, match="同じ形"):
+            losses.mean_squared_error_grad(
+                np.zeros((3, 3)), np.array([0, 1, 2])
+            )

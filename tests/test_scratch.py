@@ -104,3 +104,15 @@ class TestFitNumpy:
         assert acc == pytest.approx(
             float(np.mean(np.argmax(net.predict(X), axis=1) == t))
         )
+
+
+def test_train_epoch_on_empty_data_is_a_clear_error() -> None:
+    rng = np.random.default_rng(0)
+    net = Sequential(
+        [Affine.from_init(2, 3, rng), ReLU(), Affine.from_init(3, 2, rng)],
+        SoftmaxCrossEntropy(),
+    )
+    with pytest.raises(ValueError, match="空"):
+        train_epoch(
+            net, SGD(lr=0.1), np.zeros((0, 2)), np.zeros(0, int), 4, rng
+        )

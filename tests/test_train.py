@@ -20,6 +20,7 @@ from dlbook.train import (
     load_checkpoint,
     predict,
     save_checkpoint,
+    train_epoch,
 )
 
 CPU = torch.device("cpu")
@@ -185,3 +186,14 @@ class TestConfusion:
             confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
         with pytest.raises(ValueError, match="形が違います"):
             confusion_matrix(np.array([0]), np.array([0, 1]), 3)
+
+
+def test_train_epoch_on_an_empty_loader_is_a_clear_error() -> None:
+    empty = TensorDataset(torch.zeros(0, 2), torch.zeros(0).long())
+    net = MLP(2, 4, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="空"):
+        train_epoch(
+            net, DataLoader(empty, batch_size=4), opt,
+            torch.nn.CrossEntropyLoss(), CPU,
+        )  # fmt: skip

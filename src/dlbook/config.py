@@ -2,8 +2,10 @@
 
 プロファイルは環境変数 ``DLBOOK_PROFILE`` だけで決まる。
 
-- ``quick`` (既定): CPU、パッケージ同梱または生成データ、短い学習。
-- ``full``: 実データセットと学習済み重み、長い学習、GPU があれば使う。
+- ``quick`` (既定): パッケージ同梱または生成データ、短い学習 (CPU だけで数分)。
+- ``full``: 実データセットと学習済み重み、長い学習。
+
+デバイス (``device()``) はプロファイルによらず、GPU があれば GPU を選ぶ。
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ def device_name(dev: torch.device | None = None) -> str:
 def seed_everything(seed: int) -> np.random.Generator:
     """Python・NumPy・PyTorch の乱数を固定し、決定的な演算を選ぶ。
 
-    同じ計算機で 2 回実行すれば同じ数値が出る (本書の再現性の前提)。
+    CPU では、同じ計算機で 2 回実行すれば同じ数値が出る (本書の再現性の
+    前提。``make determinism`` で確かめる)。GPU では cuDNN に決定的な
+    アルゴリズムを選ばせるが、``AdaptiveAvgPool2d`` の逆伝播のように決定的な
+    実装のない演算があるので、最後の桁まで同じになるとは限らない。
 
     Returns:
         そのシードで初期化した ``np.random.Generator``。

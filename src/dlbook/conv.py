@@ -282,7 +282,7 @@ def conv2d(
     col = im2col(x, FH, FW, stride, pad)  # (C*FH*FW, N*OH*OW)
     out = W.reshape(FN, -1) @ col  # (FN, N*OH*OW)
     if b is not None:
-        out += b[:, None]
+        out = out + b[:, None]  # 整数の x, W と小数の b でも型をそろえる
     out = out.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)  # (N, FN, OH, OW)
     return np.ascontiguousarray(out)
 
@@ -327,6 +327,12 @@ def conv2d_input_grad_by_flip(
         - W: ``(FN, C, FH, FW)``
         - 出力: ``(N, C, H, W)``
     """
+    if dout.ndim != 4 or W.ndim != 4 or dout.shape[1] != W.shape[0]:
+        raise ValueError(
+            "dout は (N, FN, OH, OW)、W は (FN, C, FH, FW) で FN が等しい "
+            "(expected dout (N, FN, OH, OW) and W (FN, C, FH, FW)): "
+            f"dout {dout.shape}, W {W.shape}"
+        )
     N, FN, OH, OW = dout.shape
     FH, FW = W.shape[2:]
     # (1) ストライドの分だけ間を 0 で空ける
@@ -472,7 +478,10 @@ class Conv2dNaive(_ConvBase):
         W, s, P = self.params["W"], self.stride, self.pad
         FH, FW = W.shape[2:]
         N, _, OH, OW = dout.shape
-        xp = np.pad(self.x, ((0, 0), (0, 0), (P, P), (P, P)))
+        dtype = np.result_type(self.x, W, dout)  # 整数の入力でも小数の勾配
+        xp = np.pad(
+            self.x.astype(dtype, copy=False), ((0, 0), (0, 0), (P, P), (P, P))
+        )
         dxp = np.zeros_like(xp)
         dW = np.zeros_like(W)
         for n in range(N):

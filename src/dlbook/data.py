@@ -375,14 +375,14 @@ def load_mnist(
         base = Path(root) if root is not None else data_dir()
         X_tr, y_tr, X_te, y_te = read_mnist(base, download)
         name, title = "MNIST", "MNIST"
-        side = image_size or 28
+        side = 28 if image_size is None else image_size
         note = "28×28 の手書き数字"
         if side != 28:
             note = f"28×28 を {side}×{side} に変換した手書き数字"
     else:
         X_tr, y_tr, X_te, y_te = _load_digits(seed)
         name, title = "digits", "scikit-learn の手書き数字"
-        side = image_size or 28
+        side = 28 if image_size is None else image_size
         note = f"8×8 を {side}×{side} に拡大" if side != 8 else "8×8"
     X_tr, y_tr = _head(n_train, X_tr, y_tr)
     X_te, y_te = _head(n_test, X_te, y_te)

@@ -54,6 +54,9 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
         - boxes1 (Tensor[N, 4]), boxes2 (Tensor[M, 4])
         - 戻り値 (Tensor[N, M])
 
+    面積 0 の箱 (``x1 == x2`` など) どうしの IoU は 0 とする
+    (torchvision の ``box_iou`` は nan を返す)。
+
     Raises:
         ValueError: 形が ``(*, 4)`` でないとき、または
             ``x2 < x1`` か ``y2 < y1`` の箱があるとき。
@@ -71,7 +74,8 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     wh = (bottom_right - top_left).clamp(min=0)  # 重ならなければ 0
     inter = wh[..., 0] * wh[..., 1]  # (N, M)
     union = area1[:, None] + area2[None, :] - inter  # (N, M)
-    return inter / union
+    # 面積 0 の箱どうしは union = 0: 0/0 (nan) ではなく重なり 0 とする
+    return torch.where(union > 0, inter / union, torch.zeros_like(union))
 
 
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:

@@ -57,7 +57,8 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
     両方とも 0 のときは 0 を返す。目安: float64 で ``1e-7`` 未満なら一致。
     真の勾配が 0 の配列 (BatchNorm 直前のバイアスなど) では、丸め誤差どうしの
-    比になり意味がないので、絶対誤差で比べる。
+    比になり意味がない。そのような配列は、呼ぶ側で絶対誤差
+    (``np.abs(a - b).max()``) を比べること (この関数は相対誤差だけを返す)。
 
     Raises:
         ValueError: 形が違うとき。

@@ -36,8 +36,17 @@ def _as_batch(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def one_hot(t: np.ndarray, num_classes: int) -> np.ndarray:
-    """クラス番号 ``(N,)`` を one-hot 表現 ``(N, num_classes)`` にする。"""
+    """クラス番号 ``(N,)`` を one-hot 表現 ``(N, num_classes)`` にする。
+
+    Raises:
+        ValueError: ``t`` が整数でない、または 0 以上 ``num_classes`` 未満で
+            ないとき (負の番号が後ろから数えられてしまうのを防ぐ)。
+    """
     t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"クラス番号の t は整数でなければならない: {t.dtype}")
+    if np.any((t < 0) | (t >= num_classes)):
+        raise ValueError(f"クラス番号は 0 以上 {num_classes} 未満: {t}")
     return np.eye(num_classes)[t]  # (N, K)
 
 
@@ -67,9 +76,11 @@ def mean_squared_error_grad(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     Shape:
         - y, t, 出力: ``(N, K)``
     """
-    y = np.asarray(y, dtype=np.float64)
-    N = y.shape[0] if y.ndim > 1 else 1
-    return (y - t) / N
+    shape = np.shape(y)
+    y, t = _as_batch(y, t)
+    if t.shape != y.shape:  # クラス番号を渡すと、形が偶然合えば黙って広がる
+        raise ValueError("mean_squared_error_grad の t は y と同じ形にする")
+    return ((y - t) / y.shape[0]).reshape(shape)  # (N, K) か (K,)
 
 
 def cross_entropy(

@@ -42,6 +42,8 @@ def train_epoch(
     N = X.shape[0]
     if batch_size <= 0:
         raise ValueError(f"batch_size は正の整数: {batch_size}")
+    if N == 0:
+        raise ValueError("訓練データが空です")
     order = rng.permutation(N)
     total_loss, correct = 0.0, 0
     for start in range(0, N, batch_size):

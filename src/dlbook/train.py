@@ -108,6 +108,8 @@ def train_epoch(
         total_loss += loss.item() * B  # loss はミニバッチの平均
         correct += int((y_hat.argmax(dim=1) == y).sum())
         n += B
+    if n == 0:
+        raise ValueError("訓練データが空です (loader が何も返さなかった)")
     return total_loss / n, correct / n
 
 
