@@ -15,6 +15,7 @@ from dlbook.detector import (
     draw_detections,
     encode_targets,
     make_scenes,
+    predict,
     train_detector,
 )
 
@@ -72,3 +73,17 @@ class TestDrawDetections:
         texts = [x.get_text() for x in ax.texts]
         name = SHAPE_CLASSES[int(t["labels"][0])]
         assert texts[0] == f"{name} 0.90"
+
+
+@pytest.mark.parametrize("size", [(64, 32), (60, 60)])
+def test_non_square_or_odd_images_are_a_clear_error(
+    size: tuple[int, int],
+) -> None:
+    images = torch.zeros(2, 3, *size)
+    targets = [
+        {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0).long()}
+    ] * 2
+    with pytest.raises(ValueError, match="正方形"):
+        train_detector(TinyDetector(), images, targets, epochs=1)
+    with pytest.raises(ValueError, match="正方形"):
+        predict(TinyDetector(), images)

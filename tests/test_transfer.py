@@ -10,10 +10,10 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from dlbook.models import count_parameters
 from dlbook.transfer import (
     SmallCNN,
     accuracy,
-    count_parameters,
     digits_split,
     digits_transfer_experiment,
     freeze_backbone,
@@ -27,7 +27,7 @@ from dlbook.transfer import (
 class TestFreezeAndHead:
     def test_freeze_leaves_only_head_trainable(self):
         model = SmallCNN(n_classes=5, width=8)
-        total = count_parameters(model)
+        total = count_parameters(model, trainable_only=False)
         assert count_parameters(model, trainable_only=True) == total
         freeze_backbone(model)
         trainable = {n for n, p in model.named_parameters() if p.requires_grad}

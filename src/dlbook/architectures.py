@@ -13,6 +13,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from dlbook.models import count_parameters
+
 #: 論文が報告する値。params は百万 (M)、macs は十億 (G) 回の積和演算。
 #: 報告のない欄は ``None``。ResNet の論文の "FLOPs" は積和演算の回数である。
 PAPER_FIGURES: dict[str, dict[str, float | str | None]] = {
@@ -36,11 +38,6 @@ DISPLAY_NAMES = {
     "mobilenet_v1": "MobileNet v1",
     "mobilenet_v2": "MobileNetV2",
 }
-
-
-def num_parameters(model: nn.Module) -> int:
-    """学習するパラメータ (``requires_grad``) の要素数の合計。"""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def count_macs(model: nn.Module, input_size: tuple[int, ...]) -> int:
@@ -182,7 +179,7 @@ def architecture_table(
         rows.append(
             {
                 "モデル": DISPLAY_NAMES[name],
-                "パラメータ (M)": num_parameters(model) / 1e6,
+                "パラメータ (M)": count_parameters(model) / 1e6,
                 "論文 (M)": paper["params"],
                 "積和 (G)": count_macs(model, input_size) / 1e9,
                 "論文 (G)": paper["macs"],

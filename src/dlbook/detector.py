@@ -65,7 +65,8 @@ class TinyDetector(nn.Module):
     - クラスのロジット ``C`` 個
 
     Shape:
-        - 入力 (Tensor[N, 3, H, W]): ``H``, ``W`` は ``stride`` (8) の倍数。
+        - 入力 (Tensor[N, 3, H, W]): 正方形 (``H == W``) で、``stride`` (8)
+          の倍数。箱の符号化 (:func:`encode_targets`) が S×S の格子を仮定する。
         - 出力 (Tensor[N, 5 + C, H / 8, W / 8])
     """
 
@@ -207,6 +208,15 @@ def decode(
     return results
 
 
+def _check_square(H: int, W: int) -> None:
+    """:class:`TinyDetector` の画像は正方形で 8 の倍数でなければ ValueError。"""
+    if H != W or H % TinyDetector.stride:
+        raise ValueError(
+            "画像は正方形で一辺が 8 の倍数でなければならない "
+            f"(images must be square with a side divisible by 8): {H}×{W}"
+        )
+
+
 def train_detector(
     model: TinyDetector,
     images: Tensor,
@@ -235,7 +245,8 @@ def train_detector(
     """
     device = device or torch.device("cpu")
     model.to(device).train()
-    N, _, H, _ = images.shape
+    N, _, H, W = images.shape
+    _check_square(H, W)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * ((N + batch_size - 1) // batch_size)
@@ -273,7 +284,8 @@ def predict(
     """
     device = device or torch.device("cpu")
     model.to(device).eval()
-    H = images.shape[2]
+    H, W = images.shape[2:]
+    _check_square(H, W)
     results: list[Detection] = []
     for batch in images.split(batch_size):
         out = model(batch.to(device))

@@ -55,15 +55,6 @@ def freeze_backbone(model: nn.Module, head: str = "fc") -> None:
     set_trainable(getattr(model, head), True)
 
 
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """パラメータの要素数の合計 (``trainable_only`` なら学習するものだけ)。"""
-    return sum(
-        p.numel()
-        for p in model.parameters()
-        if p.requires_grad or not trainable_only  # 凍結したものを数えるか
-    )
-
-
 def replace_head(
     model: nn.Module,
     n_classes: int,
