@@ -441,3 +441,12 @@ def test_flip_gradient_rejects_mismatched_filters() -> None:
         conv2d_input_grad_by_flip(
             np.zeros((1, 4, 5, 5)), np.zeros((2, 3, 3, 3))
         )
+
+
+def test_conv_rejects_a_list_with_a_clear_error() -> None:
+    x = np.zeros((1, 1, 4, 4)).tolist()
+    with pytest.raises(TypeError, match=r"np\.ndarray"):
+        conv2d(x, np.zeros((1, 1, 3, 3)))  # type: ignore[arg-type]
+    layer = Conv2d(np.zeros((1, 1, 3, 3)), np.zeros(1))
+    with pytest.raises(TypeError, match=r"np\.ndarray"):
+        layer.forward(x)  # type: ignore[arg-type]

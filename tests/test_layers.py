@@ -298,3 +298,16 @@ class TestMeanSquaredError:
         np.testing.assert_allclose(dy, num, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(layer.backward(3.0), 3.0 * num,
                                    rtol=1e-6, atol=1e-9)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: L.Affine(np.zeros((2, 3)), np.zeros(3)).forward([[1.0, 2.0]]),
+        lambda: L.SoftmaxCrossEntropy().forward([[1.0, 2.0]], np.array([0])),
+    ],
+    ids=["Affine", "SoftmaxCrossEntropy"],
+)
+def test_a_list_gives_a_clear_type_error(call) -> None:
+    with pytest.raises(TypeError, match=r"np\.ndarray"):
+        call()

@@ -187,3 +187,8 @@ class TestGlobalAvgPool:
     def test_bad_input(self) -> None:
         with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
             global_avg_pool(np.zeros((2, 3)))
+
+
+def test_pooling_rejects_a_list_with_a_clear_error() -> None:
+    with pytest.raises(TypeError, match=r"np\.ndarray"):
+        MaxPool2d(2).forward(np.zeros((1, 1, 4, 4)).tolist())  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from typing import Self
 import numpy as np
 
 from dlbook.init import INITIALIZERS
-from dlbook.layers import Layer
+from dlbook.layers import Layer, require_array
 from dlbook.parallel import map_chunks
 from dlbook.windows import Windows
 
@@ -78,6 +78,8 @@ def conv_output_size(
 
 def _check_conv_args(x: np.ndarray, W: np.ndarray) -> None:
     """入力 ``(N, C, H, W)`` とフィルタ ``(FN, C, FH, FW)`` の形を確かめる。"""
+    require_array(x)
+    require_array(W, "W")
     if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
         raise ValueError(
             "入力は (N, C, H, W)、フィルタは (FN, C, FH, FW) で C が等しい "

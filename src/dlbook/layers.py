@@ -23,6 +23,15 @@ from dlbook.activations import ArrayFn
 from dlbook.init import INITIALIZERS
 
 
+def require_array(x: object, name: str = "x") -> None:
+    """``x`` が NumPy の配列でなければ、何を渡したかを示す TypeError を出す。"""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"{name} は NumPy の配列 (np.ndarray) にする "
+            f"(np.asarray で変換できる): {type(x).__name__}"
+        )
+
+
 class Layer:
     """層の基底クラス。パラメータを持たない層は ``params`` が空。"""
 
@@ -95,6 +104,7 @@ class Affine(Layer):
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
+        require_array(x)
         if x.ndim != 2 or x.shape[1] != W.shape[0]:
             raise ValueError(
                 f"入力は (N, {W.shape[0]}) でなければならない: {x.shape}"
@@ -273,6 +283,7 @@ class SoftmaxCrossEntropy:
         self.t: np.ndarray | None = None  # one-hot の教師 (N, K)
 
     def forward(self, logits: np.ndarray, t: np.ndarray) -> float:
+        require_array(logits, "logits")
         if logits.ndim != 2:
             raise ValueError(f"logits は (N, K): {logits.shape}")
         loss = losses.softmax_cross_entropy(logits, t)

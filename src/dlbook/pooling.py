@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlbook.conv import conv_output_size
-from dlbook.layers import Layer
+from dlbook.layers import Layer, require_array
 
 
 def _check_pool_args(kernel: int, stride: int, pad: int) -> None:
@@ -28,6 +28,7 @@ def _check_pool_args(kernel: int, stride: int, pad: int) -> None:
 
 
 def _check_input(x: np.ndarray) -> None:
+    require_array(x)
     if x.ndim != 4:
         raise ValueError(
             f"入力は (N, C, H, W) の 4 次元 (expected (N, C, H, W)): {x.shape}"

@@ -49,6 +49,23 @@ def _gunzip_missing(raw: Path) -> None:
 def read_mnist(
     root: Path, download: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``root/MNIST/raw`` の idx ファイル (gzip でもよい) を読む。
+
+    Args:
+        root: データのディレクトリ (``dlbook.config.data_dir()`` など)。
+        download: ファイルがないとき torchvision でダウンロードするか。
+
+    Returns:
+        ``(X_train, y_train, X_test, y_test)``。画素は 0〜1 の float32。
+
+    Shape:
+        - X_train, X_test: ``(N, 1, 28, 28)`` (本物の MNIST では N = 60000, 10000)
+        - y_train, y_test: ``(N,)`` int64
+
+    Raises:
+        DatasetUnavailableError: ファイルがなく ``download=False`` のとき、
+            またはファイルが壊れているとき (名前を示す)。
+    """
     from torchvision.datasets import MNIST
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
@@ -93,6 +110,23 @@ def read_mnist(
 def read_cifar10(
     root: Path, download: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``root/cifar-10-batches-py`` の Python 形式のバッチを読む。
+
+    Args:
+        root: データのディレクトリ (``dlbook.config.data_dir()`` など)。
+        download: ファイルがないとき torchvision でダウンロードするか。
+
+    Returns:
+        ``(X_train, y_train, X_test, y_test)``。画素は 0〜1 の float32。
+
+    Shape:
+        - X_train, X_test: ``(N, 3, 32, 32)`` (本物の CIFAR-10 では N = 50000, 10000)
+        - y_train, y_test: ``(N,)`` int64
+
+    Raises:
+        DatasetUnavailableError: ファイルがなく ``download=False`` のとき、
+            またはファイルが壊れているとき (名前を示す)。
+    """
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import check_integrity as md5_ok
 

@@ -104,12 +104,14 @@ def resnet18_for_transfer(
     """
     from torchvision.models import ResNet18_Weights, resnet18
 
+    if mode not in ("feature_extraction", "fine_tuning"):  # 重みを取る前に
+        raise ValueError(
+            f"mode は 'feature_extraction' か 'fine_tuning': {mode!r}"
+        )
     weights = ResNet18_Weights.DEFAULT if pretrained else None
     model = replace_head(resnet18(weights=weights), n_classes)
     if mode == "feature_extraction":
         freeze_backbone(model)
-    elif mode != "fine_tuning":
-        raise ValueError(f"mode={mode!r} は不正です")
     return model
 
 
