@@ -28,11 +28,19 @@ def _as_batch(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return y, t.astype(np.float64)
     if t.shape != y.shape[:1]:
         raise ValueError(f"t の形 {t.shape} が y の形 {y.shape} に合わない")
-    if t.dtype.kind not in "iu":
-        raise ValueError("クラス番号の t は整数でなければならない")
-    if np.any((t < 0) | (t >= y.shape[1])):
-        raise ValueError(f"クラス番号は 0 以上 {y.shape[1]} 未満")
+    _check_labels(t, y.shape[1])
     return y, t
+
+
+def _check_labels(t: np.ndarray, num_classes: int) -> None:
+    """クラス番号 ``t`` が 0 以上 ``num_classes`` 未満の整数でなければ ValueError。
+
+    負の番号を許すと、NumPy の添字として後ろから数えられてしまう。
+    """
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"クラス番号の t は整数でなければならない: {t.dtype}")
+    if np.any((t < 0) | (t >= num_classes)):
+        raise ValueError(f"クラス番号は 0 以上 {num_classes} 未満: {t}")
 
 
 def one_hot(t: np.ndarray, num_classes: int) -> np.ndarray:
@@ -43,10 +51,7 @@ def one_hot(t: np.ndarray, num_classes: int) -> np.ndarray:
             ないとき (負の番号が後ろから数えられてしまうのを防ぐ)。
     """
     t = np.asarray(t)
-    if t.dtype.kind not in "iu":
-        raise ValueError(f"クラス番号の t は整数でなければならない: {t.dtype}")
-    if np.any((t < 0) | (t >= num_classes)):
-        raise ValueError(f"クラス番号は 0 以上 {num_classes} 未満: {t}")
+    _check_labels(t, num_classes)
     return np.eye(num_classes)[t]  # (N, K)
 
 

@@ -99,7 +99,8 @@ def add_install_cell(
 GLUE_ONLY = "application/papermill.record/"
 
 
-def _has_outputs(nb: nbformat.NotebookNode) -> bool:
+def has_outputs(nb: nbformat.NotebookNode) -> bool:
+    """コードセルのどれかに出力があるか。"""
     return any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
@@ -110,7 +111,7 @@ def merge_cached_outputs(nb: nbformat.NotebookNode, cache: Path | None) -> Any:
     ``jupyter_execute`` に書く。そのときはキャッシュから出力を取る。
     キャッシュに一致するものがなければ、警告してそのまま返す。
     """
-    if not _has_outputs(nb) and cache is not None and cache.exists():
+    if not has_outputs(nb) and cache is not None and cache.exists():
         from jupyter_cache import get_cache
 
         try:

@@ -38,7 +38,7 @@ from typing import Any
 
 import nbformat
 
-from dlbook_tools.notebooks import merge_cached_outputs
+from dlbook_tools.notebooks import has_outputs, merge_cached_outputs
 
 ROOT = Path(__file__).resolve().parents[3]
 EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
@@ -211,7 +211,7 @@ def check_chapter(
     nb = merge_cached_outputs(
         nbformat.reads(path.read_text("utf-8"), 4), cache
     )
-    if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+    if not has_outputs(nb):
         raise SystemExit(
             f"{path} に出力がなく、実行キャッシュ ({cache}) にも一致する"
             "ものがありません。先に make html でビルドしてください"
