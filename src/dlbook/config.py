@@ -6,21 +6,27 @@
 - ``full``: 実データセットと学習済み重み、長い学習。
 
 デバイス (``device()``) はプロファイルによらず、GPU があれば GPU を選ぶ。
+torch はデバイスとシードの関数の中で読み込む。NumPy だけの章 (``dlbook.layers``
+など) は ``import dlbook`` しても torch を読まない (読み込みに約 1 秒かかるため)。
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 Profile = Literal["quick", "full"]
 PROFILE_ENV = "DLBOOK_PROFILE"
 DATA_ENV = "DLBOOK_DATA"
+REHEARSAL_ENV = "DLBOOK_REHEARSAL_SCALE"
 
 
 def profile() -> Profile:
@@ -42,6 +48,44 @@ def is_full() -> bool:
     return profile() == "full"
 
 
+def rehearsal_scale() -> float:
+    """リハーサル (``make rehearse-full``) でデータと学習を縮める倍率。
+
+    環境変数 ``DLBOOK_REHEARSAL_SCALE`` (0 より大きく 1 以下) で決まり、
+    未設定なら 1 (縮めない)。公開ビルドはこれを設定しない。この CPU の
+    計算機で ``full`` プロファイルを最後まで通すための、唯一の大きさのつまみ。
+
+    Raises:
+        ValueError: 値が数でない、または (0, 1] の外のとき。
+    """
+    raw = os.environ.get(REHEARSAL_ENV, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0.0 < scale <= 1.0:  # nan もここで弾く
+        raise ValueError(
+            f"{REHEARSAL_ENV}={raw!r} は不正です。0 より大きく 1 以下の数を"
+            "指定してください (公開ビルドでは設定しない)。"
+        )
+    return scale
+
+
+def by_profile(quick: int, full: int) -> int:
+    """プロファイルに応じた回数 (エポック数など) を選ぶ。
+
+    ``quick`` なら ``quick``、``full`` なら ``full``。リハーサル
+    (:func:`rehearsal_scale` が 1 未満) のときだけ、``full`` の値を
+    ``ceil(full * scale)`` に縮める (ただし 2 以上、元の値以下。
+    エポックをまたぐ処理も 1 回は通るように)。
+    """
+    if profile() == "quick":
+        return quick
+    return min(full, max(2, math.ceil(full * rehearsal_scale())))
+
+
 def data_dir() -> Path:
     """データセットと重みを置くディレクトリ (``DLBOOK_DATA``、既定 ``~/.cache/dlbook``)。"""
     root = os.environ.get(DATA_ENV) or Path.home() / ".cache" / "dlbook"
@@ -52,6 +96,8 @@ def data_dir() -> Path:
 
 def device() -> torch.device:
     """使えるデバイスを cuda → mps → cpu の順に選ぶ。"""
+    import torch
+
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -62,6 +108,8 @@ def device() -> torch.device:
 
 def device_name(dev: torch.device | None = None) -> str:
     """人が読むためのデバイス名 (GPU 名または ``"CPU"``)。"""
+    import torch
+
     dev = dev or device()
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
@@ -81,6 +129,8 @@ def seed_everything(seed: int) -> np.random.Generator:
     Returns:
         そのシードで初期化した ``np.random.Generator``。
     """
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (古い API を使うライブラリのため)
     torch.manual_seed(seed)

@@ -11,19 +11,23 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 import matplotlib as mpl
 import matplotlib_fontja  # noqa: F401 (日本語フォントを登録・設定する)
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from dlbook.train import History
+from dlbook.history import History
 
-ArrayLike = np.ndarray | torch.Tensor
+if TYPE_CHECKING:
+    import torch
+
+ArrayLike: TypeAlias = "np.ndarray | torch.Tensor"
 
 #: 本書の色 (訓練・検証・強調)。色覚の多様性に配慮した Okabe-Ito の配色。
 COLORS: dict[str, str] = {
@@ -69,7 +73,9 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
+    # テンソルがあるなら torch は読み込み済み (NumPy だけの章で torch を読まない)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
 

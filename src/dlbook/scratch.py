@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlbook.history import History
 from dlbook.network import Sequential
 from dlbook.optim import Optimizer
-from dlbook.train import History
 
 
 def train_epoch(
