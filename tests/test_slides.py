@@ -225,6 +225,8 @@ def _bad_chapter(tmp_path: Path, body: str) -> tuple[Path, Path]:
         shutil.copy(
             EXECUTED / f"ch07_demo.{ext}", executed / f"ch09_bad.{ext}"
         )
+    numbers = {"book/ch09_bad": {"sections": [["9.1", "節"]]}}
+    (tmp_path / "dlbook-numbers.json").write_text(json.dumps(numbers))
     return chapter, executed
 
 
@@ -246,12 +248,20 @@ def test_missing_executed_notebook_says_to_build_the_book(
     tmp_path: Path,
 ) -> None:
     chapter, _ = _bad_chapter(tmp_path, BAD["missing-figure"][0])
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    (nowhere.parent / "dlbook-numbers.json").rename(
+        tmp_path / "dlbook-numbers.json.bak"
+    )
+    with pytest.raises(SlideError, match="先に本をビルドしてください"):
+        build_deck(chapter, tmp_path / "out", nowhere, NO_OVERRIDES)
+    (tmp_path / "dlbook-numbers.json.bak").rename(
+        tmp_path / "dlbook-numbers.json"
+    )
     with pytest.raises(
         SlideError, match="がありません。先に本をビルドしてください"
     ):
-        build_deck(
-            chapter, tmp_path / "out", tmp_path / "nowhere", NO_OVERRIDES
-        )
+        build_deck(chapter, tmp_path / "out", nowhere / "x", NO_OVERRIDES)
 
 
 def test_cli_exits_nonzero_and_prints_file_line(tmp_path: Path) -> None:
