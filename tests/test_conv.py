@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from dlbook.conv import (
     Conv2d,
     Conv2dNaive,
+    Conv2dSimple,
     col2im,
     conv2d,
     conv2d_input_grad_by_flip,
@@ -214,7 +215,7 @@ class TestForward:
 
 
 class TestBackward:
-    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive])
+    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive, Conv2dSimple])
     @pytest.mark.parametrize("case", CASES, ids=IDS)
     def test_matches_torch(
         self, layer_cls: type[Conv2d] | type[Conv2dNaive], case: tuple
@@ -233,7 +234,7 @@ class TestBackward:
             layer.grads["b"], db_t, rtol=RTOL, atol=ATOL
         )
 
-    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive])
+    @pytest.mark.parametrize("layer_cls", [Conv2d, Conv2dNaive, Conv2dSimple])
     @pytest.mark.parametrize(
         "case",
         [(2, 2, 5, 5, 3, 3, 3, 1, 1), (1, 2, 6, 5, 2, 3, 2, 2, 1)],
@@ -450,3 +451,31 @@ def test_conv_rejects_a_list_with_a_clear_error() -> None:
     layer = Conv2d(np.zeros((1, 1, 3, 3)), np.zeros(1))
     with pytest.raises(TypeError, match=r"np\.ndarray"):
         layer.forward(x)  # type: ignore[arg-type]
+
+
+class TestSimpleEqualsFast:
+    """本文で読む Conv2dSimple と、塊に分けた速い Conv2d は同じ値を返す。"""
+
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    @pytest.mark.parametrize("chunk, workers", [(1, 1), (2, 2), (4, None)])
+    def test_same_forward_and_gradients(
+        self, case: tuple, chunk: int, workers: int | None
+    ) -> None:
+        x, weight, b, stride, pad = make_case(case, seed=5)
+        simple = Conv2dSimple(weight, b, stride, pad)
+        fast = Conv2d(weight, b, stride, pad, chunk=chunk, workers=workers)
+        y_s, y_f = simple.forward(x), fast.forward(x)
+        np.testing.assert_allclose(y_s, y_f, rtol=RTOL, atol=ATOL)
+        dout = np.random.default_rng(6).standard_normal(y_s.shape)
+        np.testing.assert_allclose(
+            simple.backward(dout), fast.backward(dout), rtol=RTOL, atol=ATOL
+        )
+        for name in ("W", "b"):
+            np.testing.assert_allclose(
+                simple.grads[name], fast.grads[name], rtol=RTOL, atol=ATOL
+            )
+
+    def test_backward_before_forward_is_an_error(self) -> None:
+        layer = Conv2dSimple(np.ones((1, 1, 3, 3)), np.zeros(1))
+        with pytest.raises(AssertionError, match="forward"):
+            layer.backward(np.ones((1, 1, 2, 2)))

@@ -194,21 +194,56 @@ class ConvBlock(nn.Module):
 
     .. math:: \\mathbf{y} = \\mathrm{ReLU}(F(\\mathbf{x}) + \\mathbf{x})
 
+    ``norm=True`` なら各畳み込みの後に BN を置く (He et al. 2016 の基本ブロック:
+    conv → BN → ReLU → conv → BN → (+x) → ReLU)。
+
     Shape:
         入力と出力: ``(N, C, H, W)``。
     """
 
-    def __init__(self, channels: int, residual: bool) -> None:
+    def __init__(
+        self, channels: int, residual: bool, norm: bool = False
+    ) -> None:
         super().__init__()
         self.residual = residual
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=not norm)
+        self.bn1 = nn.BatchNorm2d(channels) if norm else nn.Identity()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=not norm)
+        self.bn2 = nn.BatchNorm2d(channels) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(torch.relu(self.conv1(x)))
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))  # F(x)
         if self.residual:
             out = out + x  # 恒等写像の近道 (shortcut)
-        return torch.relu(out)
+        return torch.relu(out)  # 足した後の ReLU が近道も通す/止める
+
+
+class PreActBlock(nn.Module):
+    """前活性化 (pre-activation) の残差ブロック (He et al. 2016b)。
+
+    .. math:: \\mathbf{y} = \\mathbf{x} + F(\\mathbf{x}),\\quad
+        F = \\mathrm{conv}\\circ\\mathrm{ReLU}\\circ\\mathrm{BN}
+        \\circ\\mathrm{conv}\\circ\\mathrm{ReLU}\\circ\\mathrm{BN}
+
+    足し算の後に何も置かないので、近道は恒等写像のまま出力へつながり、
+    :math:`\\partial L/\\partial \\mathbf{x} = \\partial L/\\partial \\mathbf{y}
+    + (\\partial F/\\partial \\mathbf{x})^\\top \\partial L/\\partial \\mathbf{y}`。
+
+    Shape:
+        入力と出力: ``(N, C, H, W)``。
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(torch.relu(self.bn1(x)))
+        out = self.conv2(torch.relu(self.bn2(out)))
+        return x + out  # 足した後には何も置かない
 
 
 def deep_cnn(
@@ -217,16 +252,18 @@ def deep_cnn(
     channels: int = 16,
     in_channels: int = 1,
     num_classes: int = 10,
+    norm: bool = False,
 ) -> nn.Module:
-    """``num_blocks`` 個の :class:`ConvBlock` を重ねた深い CNN (正規化なし)。
+    """``num_blocks`` 個の :class:`ConvBlock` を重ねた深い CNN。
 
     畳み込みは 2 × ``num_blocks`` + 1 層。残差の有無だけが違う 2 つのネットワークを
-    比べるために使う。
+    比べるために使う。``norm=True`` なら各畳み込みの後に BN を置く。
     """
     return nn.Sequential(
-        nn.Conv2d(in_channels, channels, 3, padding=1),
+        nn.Conv2d(in_channels, channels, 3, padding=1, bias=not norm),
+        nn.BatchNorm2d(channels) if norm else nn.Identity(),
         nn.ReLU(),
-        *[ConvBlock(channels, residual) for _ in range(num_blocks)],
+        *[ConvBlock(channels, residual, norm) for _ in range(num_blocks)],
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(channels, num_classes),

@@ -11,8 +11,9 @@ r"""NumPy による畳み込み (convolution): ループ版と im2col 版。
 (:math:`x` は周囲を :math:`P` 画素の 0 で埋めたもの)。
 
 - ``conv2d_naive`` / ``Conv2dNaive``: 式をそのままループで書いたもの (読む用)。
-- ``im2col`` / ``col2im`` / ``conv2d`` / ``Conv2d``: 窓を列に並べて
-  畳み込みを 1 回の行列積にしたもの (速い)。
+- ``im2col`` / ``col2im`` / ``conv2d`` / ``Conv2dSimple``: 窓を列に並べて
+  畳み込みを 1 回の行列積にしたもの (本文で読む短い版)。
+- ``Conv2d``: 同じ計算を塊に分け、作業用の配列を使い回す速い版 (結果は同じ)。
 - ``conv2d_input_grad_by_flip``: 入力に関する勾配が、180° 回したフィルタ
   による "full" 相互相関であることを確かめる関数。
 
@@ -501,6 +502,62 @@ class Conv2dNaive(_ConvBase):
         self.grads["b"] = dout.sum(axis=(0, 2, 3))  # (FN,)
         H, W_ = self.x.shape[2:]
         return dxp[:, :, P : P + H, P : P + W_].copy()  # (N, C, H, W)
+
+
+class Conv2dSimple(_ConvBase):
+    r"""im2col と col2im で書いた短い畳み込み層 (本文で読む版)。
+
+    順伝播は :math:`Y = W_\mathrm{col} X_\mathrm{col} + b`、逆伝播は行列積の勾配
+
+    .. math::
+        \frac{\partial L}{\partial W_\mathrm{col}} = \Delta X_\mathrm{col}^\top,
+        \quad
+        \frac{\partial L}{\partial X_\mathrm{col}} = W_\mathrm{col}^\top \Delta,
+        \quad
+        \frac{\partial L}{\partial b} = \Delta \mathbf{1}
+
+    で、:math:`\partial L/\partial X_\mathrm{col}` を col2im で画素へ足し戻す。
+    列の行列を丸ごと保存するので、メモリは入力の約 :math:`F_H F_W` 倍要る。
+    同じ式を塊に分けて速くしたのが :class:`Conv2d` (結果は同じ)。
+
+    Shape:
+        - W: ``(FN, C, FH, FW)``、b: ``(FN,)``
+        - 入力: ``(N, C, H, W)``
+        - 出力: ``(N, FN, OH, OW)``
+    """
+
+    def __init__(
+        self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0
+    ) -> None:
+        super().__init__(W, b, stride, pad)
+        self.col = np.empty((0, 0))  # 順伝播の列の行列 (逆伝播で使う)
+        self.x_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        self._check_input(x)
+        W, b = self.params["W"], self.params["b"]
+        FN, C, FH, FW = W.shape
+        N, _, H, W_ = x.shape  # W_: 幅
+        OH = conv_output_size(H, FH, self.stride, self.pad)
+        OW = conv_output_size(W_, FW, self.stride, self.pad)
+        self.x_shape = (N, C, H, W_)
+        S, P = self.stride, self.pad
+        self.col = im2col(x, FH, FW, S, P)  # (C*FH*FW, N*OH*OW)
+        y = W.reshape(FN, -1) @ self.col + b[:, None]  # (FN, N*OH*OW)
+        y = y.reshape(FN, N, OH, OW).transpose(1, 0, 2, 3)  # (N, FN, OH, OW)
+        return np.ascontiguousarray(y)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.col.size, "forward を先に呼ぶ"
+        W = self.params["W"]
+        FN, _, FH, FW = W.shape
+        delta = dout.transpose(1, 0, 2, 3).reshape(FN, -1)  # (FN, N*OH*OW)
+        dW = delta @ self.col.T  # (FN, C*FH*FW)
+        self.grads["W"] = dW.reshape(W.shape)  # (FN, C, FH, FW)
+        self.grads["b"] = delta.sum(axis=1)  # (FN,)
+        dcol = W.reshape(FN, -1).T @ delta  # (C*FH*FW, N*OH*OW)
+        # 同じ画素を写した列の勾配をすべて足して画素に戻す
+        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
 
 
 class Conv2d(_ConvBase):
