@@ -10,7 +10,9 @@
 4. スライドの書き出し (slides): スライド (md/html/pdf/pptx) を作る時間 (冷えた状態)
 5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で配信し、Chromium で
    各章を開いたときに転送したバイト数 (HTML・CSS・JS・KaTeX のフォント・画像)
-6. Conv2d の速度比: ``benchmarks/bench_conv.py`` を呼ぶ (結果は ``results/conv.md``)
+6. 概念図の描画時間: 冷えたビルドの実行済みノートブックで、SVG の図を出したセルの
+   実行時間を章ごとに足す (``benchmarks/diagrams.py``)
+7. Conv2d の速度比: ``benchmarks/bench_conv.py`` を呼ぶ (結果は ``results/conv.md``)
 
 一時コピーは ``git ls-files --cached --others --exclude-standard`` のファイル
 (作業ツリーの今の内容) を写したもので、``node_modules`` はシンボリックリンク、
@@ -38,6 +40,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.diagrams import diagram_seconds
+from benchmarks.diagrams import to_markdown as diagrams_markdown
 from dlbook_tools.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,6 +268,8 @@ def to_markdown(data: dict) -> str:
                 "時間は失敗までのもの。"
             )
         lines.append("")
+    if data.get("diagrams"):
+        lines += diagrams_markdown(data["diagrams"])
     weights = data.get("weights")
     if weights:
         kinds = ["html", "css", "js", "fonts", "images", "other"]
@@ -333,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.skip_weight:
             timed([sys.executable, "-m", "dlbook_tools.build", "html"], copy,
                   env_for(copy), copy / "bench-build.log")  # fmt: skip
+        if not args.skip_builds:
+            data["diagrams"] = diagram_seconds(
+                copy / "_build" / "jupyter_execute"
+            )
         if not args.skip_weight:
             data["weights"] = page_weight(copy / "_build" / "html")
     finally:
