@@ -10,7 +10,7 @@ STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book html slides pdf serve preview test test-unit lint determinism lock bench clean distclean
+.PHONY: help setup book html slides pdf serve preview test test-unit lint rehearse-full determinism lock bench clean distclean
 
 help: ## このヘルプ (this help)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,10 +24,10 @@ $(STAMPS)/apt: tools/apt-packages.txt
 $(STAMPS)/venv: requirements.lock pyproject.toml
 	@mkdir -p $(STAMPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q \
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q --require-hashes \
 	  -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q --no-deps -e . 2>&1 \
-	  | { grep -v "is ignored: it is neither" || true; }
+	set -o pipefail; $(BIN)/pip install --disable-pip-version-check -q --no-deps \
+	  --no-build-isolation -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@touch $@
 
 $(STAMPS)/npm: package-lock.json
@@ -74,14 +74,21 @@ lint: setup ## ruff・mypy・ワークフローと文章の検査 (linters)
 	$(BIN)/python -m dlbook_tools.checks.workflows
 	$(BIN)/python -m dlbook_tools.checks.textlint_myst
 
+rehearse-full: setup ## 公開ビルド (full) の予行演習: 偽のデータ・重みで全章を CPU で実行 (_build/rehearsal)
+	$(BIN)/python -m dlbook_tools.rehearsal
+
 determinism: setup ## 全章を新しいカーネルで再実行し、ビルドと同じ数値になるか確かめる
 	$(BIN)/python -m dlbook_tools.checks.determinism --all
 
 bench: setup ## ベンチマークを実行し benchmarks/results/ に表を書く
 	$(BIN)/python -m benchmarks.run
 
-lock: ## requirements.in から requirements.lock を作り直す
-	$(BIN)/pip freeze --exclude-editable | grep -v '^dlbook' > requirements.lock
+# uv が requirements.in をハッシュ付きで解決する。ロックにある版はそのまま残すので、
+# 何度走らせても同じファイルになる (版を上げるのは make lock UPGRADE=1)
+lock: $(STAMPS)/venv ## requirements.in から requirements.lock を作る (ハッシュ付き)
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" --quiet \
+	  $(if $(UPGRADE),--upgrade) -o requirements.lock
 
 clean: ## ビルド結果を消す (keeps the execution cache)
 	rm -rf _build/html _build/slides _build/preview
