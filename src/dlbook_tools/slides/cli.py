@@ -11,7 +11,12 @@ from pathlib import Path
 import yaml
 
 from dlbook_tools.slides.deck import Deck, build_deck, describe_overrides
-from dlbook_tools.slides.export import copy_katex_fonts, publish, run_marp
+from dlbook_tools.slides.export import (
+    copy_katex_fonts,
+    publish,
+    run_marp,
+    write_notes,
+)
 from dlbook_tools.slides.model import (
     EXECUTED_DIR,
     OUT_DIR,
@@ -35,7 +40,7 @@ FORMATS = (
     "handout",
     "sheets",
 )
-DEFAULT_FORMATS = "md,html,pdf,pptx,notes"
+DEFAULT_FORMATS = ",".join(FORMATS)
 
 
 def chapters_from_toc(root: Path = ROOT) -> list[Path]:
@@ -87,6 +92,9 @@ def build(
     )
     started = time.perf_counter()
     themes = [d.settings.theme_css for d in decks if d.settings.theme_css]
+    if "notes" in formats:
+        for d in decks:
+            write_notes(d.markdown)
     times = run_marp([d.markdown for d in decks], formats, out_dir, themes)
     if {"editable", "handout"} & set(formats):
         from dlbook_tools.slides.editable import export_rendered
@@ -160,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         help="写し先 (既定: --out が _build/slides なら _build/html/slides)",
     )
     parser.add_argument(
+        "--html",
+        type=Path,
+        default=None,
+        help="演習シートを作る本の HTML (既定: 写し先の親、なければ _build/html)",
+    )
+    parser.add_argument(
         "--no-publish", action="store_true", help="サイトに写さない"
     )
     args = parser.parse_args(argv)
@@ -194,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             args.executed.resolve(),
             args.overrides.resolve(),
             site,
+            args.html.resolve() if args.html else None,
         )
     except SlideError as exc:
         for problem in exc.problems:

@@ -6,6 +6,7 @@ PDF/PPTX はローカルの Chromium (``CHROME_PATH``、既定 ``/usr/bin/chromi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,12 +16,11 @@ from pathlib import Path
 from dlbook_tools.slides.model import ROOT, SLIDES_DIR
 
 KATEX_FONTS = "assets/katex/fonts"  # デッキ (.html) からの相対パス
-#: 形式 → Marp の引数。``notes`` は話者ノートの文字 (``<章>.txt`` → ``<章>.notes.txt``)
+#: 形式 → Marp の引数。PDF は話者ノートを注釈 (--pdf-notes) に、しおりを節に持つ
 MARP_FLAGS = {
     "html": [],
     "pdf": ["--pdf", "--pdf-notes", "--pdf-outlines"],
     "pptx": ["--pptx"],
-    "notes": ["--notes"],
 }
 
 
@@ -111,12 +111,23 @@ def run_marp(
             failed.append(f"marp ({fmt}) が失敗しました:\n{output}")
     if failed:
         raise SystemExit("\n".join(failed))
-    if "notes" in formats:
-        for deck in decks:
-            txt = deck.with_suffix(".txt")
-            if txt.exists():
-                txt.replace(deck.with_suffix(".notes.txt"))
     return times
+
+
+def write_notes(deck: Path) -> Path:
+    """話者ノートの文字 (``<章>.notes.txt``): ページ番号・題・ノート。
+
+    Marp の ``--notes`` と同じ内容に、どのスライドのノートかが分かるよう番号と題を付ける
+    (Marp をもう 1 回起動しないので速い)。
+    """
+    meta = json.loads(deck.with_suffix(".pages.json").read_text("utf-8"))
+    blocks = [meta["chapter"] + "　話者ノート"]
+    for k, page in enumerate(meta["pages"], 1):
+        notes = page["notes"].strip() or "(ノートなし)"
+        blocks.append(f"--- {k}. {page['title']}\n{notes}")
+    target = deck.with_suffix(".notes.txt")
+    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return target
 
 
 def publish(out_dir: Path, site_dir: Path) -> None:
