@@ -41,8 +41,8 @@ setup: $(STAMPS)/apt $(STAMPS)/venv $(STAMPS)/npm ## 依存をすべて入れる
 html: setup ## 本 (HTML) だけをビルド (book only)
 	$(BIN)/python -m dlbook_tools.build html
 
-slides: setup ## スライドだけをビルド (slides only: md, html, pdf, pptx)
-	$(BIN)/python -m dlbook_tools.build slides
+slides: setup ## スライドだけ (全形式)。1 章だけ: make slides CH=book/ch06_cnn.md
+	$(BIN)/python -m dlbook_tools.build slides $(if $(CH),--chapter $(CH))
 
 pdf: html ## 本全体の PDF (_build/html/dlbook.pdf)
 	$(BIN)/python -m dlbook_tools.build pdf

@@ -151,9 +151,12 @@ def run_jupyter_book(root: Path = ROOT, extra: list[str] | None = None) -> int:
     return code
 
 
-def run_slides() -> int:
-    """スライド (md, html, pdf, pptx) を作る。"""
-    cmd = [sys.executable, "-m", "dlbook_tools.slides", "--all"]
+def run_slides(chapters: list[str] | None = None) -> int:
+    """スライド (全形式) を作る。``chapters`` があればその章だけ。"""
+    which = ["--all"]
+    if chapters:
+        which = [arg for ch in chapters for arg in ("--chapter", ch)]
+    cmd = [sys.executable, "-m", "dlbook_tools.slides", *which]
     print("$", " ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=ROOT)
 
@@ -168,13 +171,18 @@ def run_pdf() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("target", choices=["html", "slides", "pdf", "all"])
+    parser.add_argument(
+        "--chapter",
+        action="append",
+        help="slides: この章だけ (例: book/ch06_cnn.md、繰り返し可)",
+    )
     args = parser.parse_args(argv)
     if args.target in ("html", "all"):
         code = run_jupyter_book()
         if code:
             return code
     if args.target in ("slides", "all"):
-        code = run_slides()
+        code = run_slides(args.chapter)
         if code:
             return code
     if args.target in ("pdf", "all"):

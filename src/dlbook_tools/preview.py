@@ -74,8 +74,33 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             str(out),
         ],
     )
+    if code == 0:
+        code = preview_slides(root / path, out / "_build")
     print(f"\nプレビュー: {out / '_build' / 'html' / (docname + '.html')}")
     return code
+
+
+def preview_slides(chapter: Path, build: Path) -> int:
+    """プレビューの実行結果から、その章のスライド (md と HTML) を作る。
+
+    章のページの「スライド」のリンク (``html/slides/<章>.html``) が指す所に置く。
+    """
+    from dlbook_tools.slides.cli import main as slides_main
+
+    return slides_main(
+        [
+            "--chapter",
+            str(chapter),
+            "--executed",
+            str(build / "jupyter_execute"),
+            "--out",
+            str(build / "slides"),
+            "--site",
+            str(build / "html" / "slides"),
+            "--formats",
+            "md,html,notes",
+        ]
+    )
 
 
 if __name__ == "__main__":
