@@ -8,11 +8,15 @@
 3. 1 段落の編集 (edit): コピーの 4 章の本文 1 行に 1 文を足して HTML を作り直す時間
    (コードセルは変わらないので実行キャッシュが効き、セルは再実行されない)
 4. スライドの書き出し (slides): スライド (md/html/pdf/pptx) を作る時間 (冷えた状態)
-5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で配信し、Chromium で
-   各章を開いたときに転送したバイト数 (HTML・CSS・JS・KaTeX のフォント・画像)
+5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で gzip 付きで配信し
+   (静的ホスティングと同じくテキストだけを圧縮)、Chromium で各章を空のキャッシュで
+   開いたときに転送したバイト数 (HTML・CSS・JS・フォント・画像)。目標は図 (画像) を
+   除いて 450 KiB 以下
 6. 概念図の描画時間: 冷えたビルドの実行済みノートブックで、SVG の図を出したセルの
    実行時間を章ごとに足す (``benchmarks/diagrams.py``)
 7. Conv2d の速度比: ``benchmarks/bench_conv.py`` を呼ぶ (結果は ``results/conv.md``)
+8. import の時間: 新しいプロセスで ``import dlbook.layers`` (NumPy だけ、torch を
+   読まない) と ``import dlbook.train`` (torch を読む) にかかる時間 (3 回の中央値)
 
 一時コピーは ``git ls-files --cached --others --exclude-standard`` のファイル
 (作業ツリーの今の内容) を写したもので、``node_modules`` はシンボリックリンク、
@@ -51,6 +55,10 @@ EDIT_SENTENCE = "この一文はベンチマークが足した。"
 
 #: 目標 (秒)。README の「品質チェック」と同じ値
 TARGETS = {"cold": 300.0, "no_change": 20.0, "edit": 60.0}
+#: 1 章を初めて開いたときの転送量の目標 (図を除く、gzip)
+PAGE_WEIGHT_TARGET = 450 * 1024
+#: import の時間を測るモジュール (NumPy だけのものと torch を読むもの)
+IMPORTS = ["dlbook.layers", "dlbook.train"]
 #: 失敗したビルドの種類 (html / slides)。表に注記する
 FAILED: set[str] = set()
 
@@ -171,7 +179,7 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
 
     chapters = sorted((html / "book").glob("ch*.html"))
     weights: dict[str, dict[str, int]] = {}
-    with serve_directory(html) as url, sync_playwright() as pw:
+    with serve_directory(html, compress=True) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS
         )
@@ -199,10 +207,27 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
                 totals[kind] = totals.get(kind, 0) + size
                 totals["total"] += size
                 totals["requests"] += 1
+            totals["without_images"] = totals["total"] - totals.get(
+                "images", 0
+            )
             weights[rel] = totals
             context.close()
         browser.close()
     return weights
+
+
+def import_time(module: str, repeat: int = 3) -> float:
+    """新しいプロセスで ``import module`` にかかる秒数 (起動の時間を引いた中央値)。"""
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        return time.perf_counter() - start
+
+    times = sorted(
+        run(f"import {module}") - run("pass") for _ in range(repeat)
+    )
+    return max(times[len(times) // 2], 0.0)
 
 
 def bench_conv() -> tuple[float, str]:
@@ -273,19 +298,35 @@ def to_markdown(data: dict) -> str:
     weights = data.get("weights")
     if weights:
         kinds = ["html", "css", "js", "fonts", "images", "other"]
+        goal = f"≤ {_kb(PAGE_WEIGHT_TARGET)}"
         lines += [
-            "## ページの重さ (キャッシュなしで 1 章を開いたときの転送量)",
+            "## ページの重さ (キャッシュなしで 1 章を開いたときの転送量、gzip)",
             "",
-            "| ページ | 要求数 | 合計 | " + " | ".join(kinds) + " |",
-            "| --- | ---: | ---: | "
+            f"| ページ | 要求数 | 図を除く ({goal}) | | 合計 | "
+            + " | ".join(kinds)
+            + " |",
+            "| --- | ---: | ---: | --- | ---: | "
             + " | ".join("---:" for _ in kinds)
             + " |",
         ]
         for rel, w in weights.items():
             cells = " | ".join(_kb(w.get(k, 0)) for k in kinds)
+            lean = w.get("without_images", w["total"] - w.get("images", 0))
+            mark = "✅" if lean <= PAGE_WEIGHT_TARGET else "❌"
             lines.append(
-                f"| `{rel}` | {w['requests']} | {_kb(w['total'])} | {cells} |"
+                f"| `{rel}` | {w['requests']} | {_kb(lean)} | {mark} "
+                f"| {_kb(w['total'])} | {cells} |"
             )
+        lines.append("")
+    imports = data.get("imports")
+    if imports:
+        lines += [
+            "## import の時間 (新しいプロセス、3 回の中央値)",
+            "",
+            "| モジュール | 時間 |",
+            "| --- | ---: |",
+        ]
+        lines += [f"| `{m}` | {t:.2f} 秒 |" for m, t in imports.items()]
         lines.append("")
     if data.get("conv"):
         lines += [
@@ -310,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--skip-conv", action="store_true", help="Conv2d を測らない"
+    )
+    parser.add_argument(
+        "--skip-imports", action="store_true", help="import の時間を測らない"
     )
     parser.add_argument(
         "--keep", action="store_true", help="一時コピーを消さない"
@@ -351,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     data["failed"] = sorted(FAILED)
+    if not args.skip_imports:
+        data["imports"] = {m: import_time(m) for m in IMPORTS}
     if not args.skip_conv:
         data["conv_seconds"], data["conv"] = bench_conv()
     args.output.parent.mkdir(parents=True, exist_ok=True)
