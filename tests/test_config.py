@@ -153,3 +153,37 @@ class TestDevice:
     def test_tensor_can_be_placed_on_device(self) -> None:
         x = torch.ones(2, device=config.device())
         assert x.device.type == config.device().type
+
+
+class TestRehearsalScale:
+    """リハーサルの大きさのつまみ (DLBOOK_REHEARSAL_SCALE)。"""
+
+    def test_unset_means_no_shrinking(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv(config.REHEARSAL_ENV, raising=False)
+        monkeypatch.setenv(config.PROFILE_ENV, "full")
+        assert config.rehearsal_scale() == 1.0
+        assert config.by_profile(quick=5, full=30) == 30
+
+    @pytest.mark.parametrize("raw", ["0", "-0.1", "1.5", "nan", "abc"])
+    def test_bad_values_are_rejected(
+        self, raw: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(config.REHEARSAL_ENV, raw)
+        with pytest.raises(ValueError, match=config.REHEARSAL_ENV):
+            config.rehearsal_scale()
+
+    @pytest.mark.parametrize(
+        ("scale", "full", "expected"),
+        [("0.01", 30, 2), ("0.1", 30, 3), ("0.5", 15, 8), ("1", 30, 30), ("0.5", 1, 1)],
+    )
+    def test_full_values_shrink(
+        self, scale: str, full: int, expected: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(config.PROFILE_ENV, "full")
+        monkeypatch.setenv(config.REHEARSAL_ENV, scale)
+        assert config.by_profile(quick=5, full=full) == expected
+
+    def test_quick_ignores_the_knob(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(config.PROFILE_ENV, "quick")
+        monkeypatch.setenv(config.REHEARSAL_ENV, "0.01")
+        assert config.by_profile(quick=5, full=30) == 5

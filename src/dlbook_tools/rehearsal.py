@@ -1,0 +1,304 @@
+"""公開ビルドのリハーサル: ``full`` プロファイルの全章を、この CPU で偽の入力に通す。
+
+使い方::
+
+    python -m dlbook_tools.rehearsal            # make rehearse-full と同じ
+    python -m dlbook_tools.rehearsal --scale 0.02 --reuse-cache
+
+1. ``_build/rehearsal/inputs/`` を作り直し、偽の MNIST・CIFAR-10 と乱数の
+   重みを本物と同じ置き場所・ファイル名で書く (:mod:`dlbook_tools.fabricate`)。
+   枚数は本物の枚数 × ``DLBOOK_REHEARSAL_SCALE`` (既定 0.01)。
+2. ``DLBOOK_PROFILE=full``・``DLBOOK_DATA``・``TORCH_HOME`` をそこに向け、
+   プロキシを閉じたアドレスにして (ダウンロードしようとすれば失敗する)、
+   本番と同じ ``jupyter-book build`` を ``_build/rehearsal/_build/html`` へ
+   自分の実行キャッシュで走らせる。失敗したセルは本番と同じく
+   「章:行 (コードセル N)」で示す。
+3. GPU でしか通らない分岐のうち、CPU の PyTorch で通せるもの
+   (float16 の autocast と CPU の ``GradScaler``、時間計測の装置の分岐) を
+   CPU で実行する (:func:`drill_gpu_branches`)。
+
+本物の正解率や GPU の速さは確かめられない (README の「リハーサル」)。
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dlbook import config
+from dlbook_tools import fabricate
+from dlbook_tools.build import _code_cells, run_jupyter_book
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCALE = 0.01
+#: ダウンロードを確実に失敗させるプロキシ (discard ポート、誰も待ち受けない)
+DEAD_PROXY = "http://127.0.0.1:9"
+STARTUP = """\
+# リハーサルのカーネルだけが読む (dlbook_tools.rehearsal が書いた)。
+# 偽の CIFAR-10 の MD5 を torchvision の CIFAR10 に登録する。
+import os
+from pathlib import Path
+
+from dlbook_tools.fabricate import register_cifar10_checksums
+
+register_cifar10_checksums(Path(os.environ["DLBOOK_DATA"]))
+"""
+
+
+@dataclass(frozen=True)
+class GpuOnly:
+    """GPU のある計算機でだけ実行される箇所。"""
+
+    where: str
+    what: str
+    on_cpu: str  # CPU のリハーサルでどこまで通すか
+
+
+#: ビルド状況のページが「GPU でのみ実行」として示す箇所
+GPU_ONLY: tuple[GpuOnly, ...] = (
+    GpuOnly(
+        "第5章 時間の測り方",
+        "GPU の行列積と学習 1 ステップの時間 (表の GPU の行)、"
+        "`torch.cuda.synchronize` (`dlbook.timing.sync`)",
+        "CPU の行と、装置が CPU のときに同期しない分岐だけ",
+    ),
+    GpuOnly(
+        "第5章 混合精度",
+        "CUDA の float16 の autocast と `GradScaler` による学習 1 ステップ",
+        "同じコードを CPU の float16 の autocast と CPU の `GradScaler` で実行",
+    ),
+    GpuOnly(
+        "第5章 学習中のメモリ",
+        "`torch.cuda.max_memory_allocated` による最大使用量の実測 "
+        "(`dlbook.memory.cuda_peak_bytes`)",
+        "CPU では測らずに None を返す分岐だけ",
+    ),
+    GpuOnly(
+        "本全体",
+        "GPU の名前の表示と、GPU での学習・推論 (cuDNN の畳み込みなど)",
+        "同じコードを CPU で実行",
+    ),
+)
+
+
+def gpu_only_table(device_type: str) -> str:
+    """ビルド状況のページの表 (Markdown)。``device_type`` はビルドの装置。"""
+    done = device_type == "cuda"
+    rows = ["| 箇所 | 内容 | このビルド |", "| --- | --- | --- |"]
+    for item in GPU_ONLY:
+        status = (
+            "実行した" if done else f"GPU でのみ実行 (CPU では{item.on_cpu})"
+        )
+        rows.append(f"| {item.where} | {item.what} | {status} |")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- 入力
+def fabricate_inputs(
+    inputs: Path, scale: float, seed: int = 0
+) -> dict[str, Path]:
+    """``inputs/data`` (``DLBOOK_DATA``) と ``inputs/torch`` (``TORCH_HOME``) に偽の入力を書く。"""
+    if inputs.exists():
+        shutil.rmtree(inputs)
+    data, torch_home = inputs / "data", inputs / "torch"
+    data.mkdir(parents=True)
+    fabricate.write_mnist(
+        data, *fabricate.scaled_sizes(fabricate.MNIST_SIZES, scale), seed=seed
+    )
+    fabricate.write_cifar10(
+        data,
+        *fabricate.scaled_sizes(fabricate.CIFAR10_SIZES, scale),
+        seed=seed + 1,
+    )
+    sources = [
+        *sorted((ROOT / "book").glob("*.md")),
+        *sorted((ROOT / "src" / "dlbook").rglob("*.py")),
+    ]
+    for weight in fabricate.weights_used(sources):
+        path = fabricate.write_weights(weight, torch_home, seed=seed)
+        print(
+            f"[rehearsal] {weight} → {path.relative_to(inputs)} (乱数の重み)"
+        )
+    return {"data": data, "torch": torch_home}
+
+
+def rehearsal_env(
+    out: Path, paths: dict[str, Path], scale: float
+) -> dict[str, str]:
+    """リハーサルのビルドとカーネルに渡す環境変数。"""
+    ipython = out / "ipython"
+    startup = ipython / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-rehearsal.py").write_text(STARTUP)
+    env = {
+        config.PROFILE_ENV: "full",
+        config.REHEARSAL_ENV: repr(scale),
+        config.DATA_ENV: str(paths["data"]),
+        "TORCH_HOME": str(paths["torch"]),
+        "IPYTHONDIR": str(ipython),
+        "NO_PROXY": "",
+        "no_proxy": "",
+    }
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
+        env[name] = DEAD_PROXY
+    return env
+
+
+# ---------------------------------------------------------------- GPU の分岐
+MIXED_PRECISION_SWITCH = re.compile(r"^use_fp16 = .*$", re.M)
+
+
+def drill_gpu_branches(chapter: Path | None = None) -> dict[str, object]:
+    """GPU の分岐のうち CPU の PyTorch で通せるものを CPU で実行する。
+
+    - 第5章の混合精度のセルを、``use_fp16`` を真にして (float16 の autocast と
+      CPU の ``GradScaler``) そのまま実行する。
+    - ``dlbook.timing`` と ``dlbook.memory.cuda_peak_bytes`` を CPU で呼び、
+      装置の分岐 (CPU では同期も実測もしない) を通す。
+
+    Raises:
+        RuntimeError: セルが見つからない、または結果が期待と違うとき。
+    """
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from dlbook.memory import cuda_peak_bytes
+    from dlbook.models import SmallCNN
+    from dlbook.timing import sync, time_fn
+
+    chapter = chapter or ROOT / "book" / "ch05_framework.md"
+    cells = [
+        (line, src)
+        for line, src in _code_cells(chapter.read_text())
+        if "GradScaler(" in src
+    ]
+    if len(cells) != 1 or not MIXED_PRECISION_SWITCH.search(cells[0][1]):
+        raise RuntimeError(
+            f"{chapter}: GradScaler を使うセル (use_fp16 = ... の行を含む) が 1 つではありません"
+            f" ({len(cells)} 個)。dlbook_tools.rehearsal.drill_gpu_branches を直してください。"
+        )
+    line, src = cells[0]
+    src = MIXED_PRECISION_SWITCH.sub(
+        "use_fp16 = True  # リハーサル: CPU で float16", src
+    )
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    # 章の準備のセルが定義する名前 (このセルが使うもの)
+    ns: dict[str, object] = {
+        "np": np,
+        "torch": torch,
+        "nn": nn,
+        "SmallCNN": SmallCNN,
+        "cpu": cpu,
+        "has_gpu": False,
+        "loss_fn": nn.CrossEntropyLoss(),
+        "dev": cpu,
+        "Xb": torch.randn(16, 3, 32, 32),
+    }
+    exec(compile(src, f"{chapter}:{line}", "exec"), ns)  # 章のセルをそのまま
+    scaler, cnn, loss = ns["scaler"], ns["cnn"], ns["loss"]
+    assert isinstance(scaler, torch.amp.GradScaler)
+    assert isinstance(cnn, nn.Module) and isinstance(loss, torch.Tensor)
+    grads = [p.grad for p in cnn.parameters() if p.grad is not None]
+    checks = {
+        "autocast dtype is float16": ns["amp_dtype"] is torch.float16,
+        "GradScaler enabled": scaler.is_enabled(),
+        "loss is float32": loss.dtype is torch.float32,
+        "grads are float32 and finite": bool(grads)
+        and all(
+            g.dtype is torch.float32 and bool(torch.isfinite(g).all())
+            for g in grads
+        ),
+    }
+    sync(cpu)  # CPU では何もしない分岐
+    seconds = time_fn(lambda: torch.ones(8) @ torch.ones(8), cpu, repeat=2)
+    checks["time_fn on CPU"] = seconds >= 0.0
+    checks["cuda_peak_bytes is None on CPU"] = (
+        cuda_peak_bytes(lambda: None, cpu) is None
+    )
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        raise RuntimeError(
+            f"{chapter}:{line}: GPU の分岐の CPU での実行が期待と違います: {failed}"
+        )
+    return {
+        "cell": f"{chapter.name}:{line}",
+        "scale": scaler.get_scale(),
+        **checks,
+    }
+
+
+# ---------------------------------------------------------------- 実行
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get(config.REHEARSAL_ENV) or DEFAULT_SCALE),
+        help=f"データとエポックの倍率 (既定 {DEFAULT_SCALE}、0 より大きく 1 以下)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "_build" / "rehearsal"
+    )
+    parser.add_argument(
+        "--reuse-cache",
+        action="store_true",
+        help="前回の実行キャッシュを使う (章を直している間)",
+    )
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    os.environ[config.REHEARSAL_ENV] = repr(args.scale)
+    scale = config.rehearsal_scale()  # 範囲外ならここで止まる
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    # 数秒で済むので先に (章のセルが変わっていれば、ここで止まる)
+    drill = drill_gpu_branches()
+    print("[rehearsal] GPU の分岐を CPU で実行:", drill)
+    paths = fabricate_inputs(out / "inputs", scale)
+    os.environ.update(rehearsal_env(out, paths, scale))
+
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cache = out / ".jupyter_cache"
+    if not args.reuse_cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    cfg["execute"]["cache"] = str(cache)
+    (out / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    code = run_jupyter_book(
+        ROOT,
+        extra=[
+            "--config",
+            str(out / "_config.yml"),
+            "--path-output",
+            str(out),
+        ],
+    )
+
+    elapsed = time.perf_counter() - start
+    status = "成功" if code == 0 else "失敗"
+    print(
+        f"[rehearsal] {status}: full プロファイル、倍率 {scale}、{elapsed:.0f} 秒。"
+        f"サイト: {out / '_build' / 'html' / 'index.html'}"
+    )
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""dlbook_tools.rehearsal のテスト: 環境、GPU の分岐の CPU での実行、状況の表。"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dlbook import config
+from dlbook_tools import rehearsal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_is_full_and_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = {"data": tmp_path / "data", "torch": tmp_path / "torch"}
+    env = rehearsal.rehearsal_env(tmp_path, paths, 0.01)
+    assert env[config.PROFILE_ENV] == "full"
+    assert env[config.DATA_ENV] == str(paths["data"])
+    assert env["TORCH_HOME"] == str(paths["torch"])
+    assert float(env[config.REHEARSAL_ENV]) == 0.01
+    startup = (
+        Path(env["IPYTHONDIR"])
+        / "profile_default"
+        / "startup"
+        / "00-rehearsal.py"
+    )
+    assert "register_cifar10_checksums" in startup.read_text()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # ダウンロードしようとすれば、待たずに失敗する
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(
+            "https://download.pytorch.org/models/x.pth", timeout=5
+        )
+
+
+def test_fabricate_inputs(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs"
+    (inputs / "stale").mkdir(parents=True)
+    paths = rehearsal.fabricate_inputs(inputs, 0.001)
+    assert not (inputs / "stale").exists()  # 毎回作り直す
+    assert (
+        paths["data"] / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    ).is_file()
+    assert (paths["data"] / "cifar-10-batches-py" / "data_batch_5").is_file()
+    names = {
+        p.name for p in (paths["torch"] / "hub" / "checkpoints").iterdir()
+    }
+    assert "resnet18-f37072fd.pth" in names
+    assert "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth" in names
+
+
+def test_drill_gpu_branches_runs_the_chapter_cell() -> None:
+    result = rehearsal.drill_gpu_branches()
+    assert result["cell"].startswith("ch05_framework.md:")
+    assert result["autocast dtype is float16"] is True
+    assert result["GradScaler enabled"] is True
+    assert result["grads are float32 and finite"] is True
+    assert result["cuda_peak_bytes is None on CPU"] is True
+    assert result["scale"] > 1.0  # 損失のスケーリングが実際に効いた
+
+
+def test_drill_fails_loud_without_the_cell(tmp_path: Path) -> None:
+    chapter = tmp_path / "ch05.md"
+    chapter.write_text("```{code-cell} ipython3\nx = 1\n```\n")
+    with pytest.raises(RuntimeError, match="GradScaler"):
+        rehearsal.drill_gpu_branches(chapter)
+
+
+def test_gpu_only_table() -> None:
+    cpu = rehearsal.gpu_only_table("cpu").splitlines()
+    assert len(cpu) == 2 + len(rehearsal.GPU_ONLY)
+    assert all("GPU でのみ実行" in row for row in cpu[2:])
+    cuda = rehearsal.gpu_only_table("cuda").splitlines()
+    assert all(row.endswith("| 実行した |") for row in cuda[2:])
+
+
+def test_bad_scale_stops_before_fabricating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(config.REHEARSAL_ENV, "0.5")  # main が書き換えても戻す
+    with pytest.raises(ValueError, match="DLBOOK_REHEARSAL_SCALE"):
+        rehearsal.main(["--scale", "0", "--out", str(tmp_path)])
+    assert not (tmp_path / "inputs").exists()
