@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -400,3 +401,196 @@ def test_long_text_moves_a_wide_figure_to_its_own_page(
         assert "## 万能近似" in out[1] and "4.3　多層" in out[1]
     else:
         assert "fig.png" in out[0]
+
+
+# ---------------------------------------------------------------- 番号はビルドから
+
+
+def test_numbers_come_from_the_build_not_recounted(tmp_path: Path) -> None:
+    """番号の表を書き換えると、スライドの番号もそれに従う (章から数え直さない)。"""
+    executed = tmp_path / "exec"
+    shutil.copytree(EXECUTED, executed)
+    table = json.loads((FIXTURES / "dlbook-numbers.json").read_text())
+    entry = table["book/ch07_demo"]
+    entry["figures"]["fig-ch7-activation"] = "7.9"
+    entry["equations"]["eq-ch7-perceptron"] = "7.8"
+    entry["sections"][1][0] = "7.5"
+    (tmp_path / "dlbook-numbers.json").write_text(json.dumps(table))
+    deck = build_deck(CHAPTER, tmp_path / "out", executed, NO_OVERRIDES)
+    text = deck.markdown.read_text(encoding="utf-8")
+    assert "\\tag{7.8}" in text and "図 7.9　シグモイド関数" in text
+    assert "7.5　パーセプトロン" in text and "7.2　パーセプトロン" not in text
+
+
+def test_numbers_table_out_of_date_says_how_to_fix(tmp_path: Path) -> None:
+    executed = tmp_path / "exec"
+    shutil.copytree(EXECUTED, executed)
+    table = json.loads((FIXTURES / "dlbook-numbers.json").read_text())
+    del table["book/ch07_demo"]["sections"][-1]  # 節が 1 つ少ない古い表
+    (tmp_path / "dlbook-numbers.json").write_text(json.dumps(table))
+    with pytest.raises(SlideError, match=r"ビルドが章より古い: make preview"):
+        build_deck(CHAPTER, tmp_path / "out", executed, NO_OVERRIDES)
+
+
+def test_stale_notebook_says_so_and_gives_the_command(tmp_path: Path) -> None:
+    chapter, executed = _bad_chapter(tmp_path, BAD["unknown-glue"][0])
+    old = chapter.stat().st_mtime - 600
+    for f in executed.iterdir():
+        os.utime(f, (old, old))  # 実行結果が章より古い
+    with pytest.raises(SlideError) as info:
+        build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    message = "\n".join(info.value.problems)
+    assert "が章より古い" in message
+    assert "make preview CH=" in message and "ch09_bad.md" in message
+
+
+# ---------------------------------------------------------------- MyST の読み方
+
+
+def test_notes_continue_on_indented_lines_and_yaml_options(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "```{slide} 題\n:notes: 1 行目の\n  続きの行\n:class: small\n- a\n```\n\n"
+        "```{slide} 題 2\n---\nnotes: YAML のノート\nfigure: fig-ch7-activation\n"
+        "---\n- b\n```\n"
+    )
+    chapter, executed = _bad_chapter(tmp_path, body)
+    deck = build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    text = deck.markdown.read_text(encoding="utf-8")
+    assert "<!--\n1 行目の続きの行\n-->" in text
+    assert "_class: content small" in text
+    assert "YAML のノート" in text and "fig-ch7-activation.png" in text
+
+
+def test_role_inside_inline_code_is_left_alone(tmp_path: Path) -> None:
+    body = "```{slide} 題\n- `{glue:text}`x`` は書き方の例、値は {glue:text}`ch7-acc:.0f`\n```\n"
+    chapter, executed = _bad_chapter(tmp_path, body)
+    deck = build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    text = deck.markdown.read_text(encoding="utf-8")
+    assert "- `{glue:text}`x`` は書き方の例、値は 97" in text
+
+
+# ---------------------------------------------------------------- 表紙・ノート
+
+
+def test_title_slide_carries_the_licence(tmp_path: Path) -> None:
+    _, pages = _deck(tmp_path)
+    assert "CC BY-SA 4.0" in pages[0] and "MIT" in pages[0]
+
+
+def test_pages_table_and_notes_text(tmp_path: Path) -> None:
+    from dlbook_tools.slides.export import write_notes
+
+    deck = build_deck(CHAPTER, tmp_path, EXECUTED, NO_OVERRIDES)
+    meta = json.loads((tmp_path / "ch07_demo.pages.json").read_text())
+    assert len(meta["pages"]) == deck.slides
+    assert meta["pages"][2] == {
+        "title": "この章のねらい",
+        "notes": "最初に章全体の流れを話す。",
+        "kind": "content",
+    }
+    text = write_notes(deck.markdown).read_text(encoding="utf-8")
+    assert "--- 3. この章のねらい\n最初に章全体の流れを話す。" in text
+    assert "--- 1. スライド生成のための小さな章\n(ノートなし)" in text
+
+
+# ---------------------------------------------------------------- 講師の設定と選択
+
+
+def test_override_front_matter_sets_size_footer_logo_and_theme(
+    tmp_path: Path,
+) -> None:
+    folder = _override(
+        tmp_path,
+        "---\nsize: '4:3'\nfooter: 〇〇大学 深層学習 第3回\nlogo: logo.png\n"
+        "theme: mine.css\n---\n",
+    )
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "mine.css").write_text("/* @theme mine */\n@import 'dlbook';\n")
+    deck = build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
+    text = deck.markdown.read_text(encoding="utf-8")
+    assert "size: 4:3" in text and "theme: mine" in text
+    assert 'footer: "〇〇大学 深層学習 第3回"' in text
+    assert "url('ch07_demo/logo.png')" in text
+    assert (tmp_path / "out" / "ch07_demo" / "logo.png").exists()
+    assert deck.settings.theme_css == (folder / "mine.css").resolve()
+    assert slides.deck.describe_overrides(deck).endswith(
+        "size 4:3、theme mine (mine.css)、logo logo.png、footer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        ("size: '5:4'", "size: 5:4 は使えません"),
+        ("theme: nothere", "theme: nothere は使えません"),
+        ("logo: nothere.png", "logo: nothere.png がありません"),
+        ("colour: red", "未知の設定 colour"),
+    ],
+)
+def test_bad_front_matter_is_an_error(
+    tmp_path: Path, front: str, message: str
+) -> None:
+    folder = _override(tmp_path, f"---\n{front}\n---\n")
+    with pytest.raises(SlideError, match=message):
+        build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
+
+
+@pytest.mark.parametrize(
+    ("select", "titles"),
+    [
+        ("7.2", ["パーセプトロン", "活性化関数", "活性化関数の比較"]),
+        ("[この章のねらい, まとめ]", ["この章のねらい", "まとめ"]),
+        (
+            "活性化関数 .. NumPy で書く",
+            ["活性化関数", "活性化関数の比較", "NumPy で書く"],
+        ),
+    ],
+)
+def test_select_a_subset_or_range_of_slides(
+    tmp_path: Path, select: str, titles: list[str]
+) -> None:
+    folder = _override(tmp_path, f"---\nselect: {select}\n---\n")
+    _, pages = _deck(tmp_path, folder)
+    # 表紙と目次はいつも残る
+    assert _titles(pages) == ["スライド生成のための小さな章", "目次", *titles]
+
+
+def test_unknown_title_lists_the_valid_ones(tmp_path: Path) -> None:
+    folder = _override(tmp_path, "---\nselect: [パーセプトロソ]\n---\n")
+    with pytest.raises(SlideError) as info:
+        build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder)
+    message = info.value.problems[0]
+    assert "スライド「パーセプトロソ」が章にありません" in message
+    assert "使える題:" in message and "「パーセプトロン」" in message
+    folder2 = tmp_path / "b"
+    folder2.mkdir()
+    (folder2 / "ch07.md").write_text("```{slide} まとめx\n:remove:\n```\n")
+    with pytest.raises(SlideError, match=r"使える題: .*「まとめ」"):
+        build_deck(CHAPTER, tmp_path / "out", EXECUTED, folder2)
+
+
+def test_cli_prints_the_overrides_it_applied(tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlbook_tools.slides",
+        "--chapter",
+        str(CHAPTER),
+        "--executed",
+        str(EXECUTED),
+        "--out",
+        str(tmp_path / "out"),
+        "--overrides",
+        str(OVERRIDES),
+        "--formats",
+        "md,notes",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "ch07_demo: 上書き tests/fixtures/slides/overrides/ch07.md: "
+        "1 枚差し替え、1 枚挿入、1 枚削除" in proc.stdout
+    )
+    assert (tmp_path / "out" / "ch07_demo.notes.txt").exists()
