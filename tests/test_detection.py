@@ -214,3 +214,139 @@ def test_zero_area_boxes_have_zero_iou_and_survive_nms_like_torchvision() -> (
     scores = torch.tensor([0.9, 0.8])
     expected = torchvision.ops.nms(point, scores, 0.5)
     torch.testing.assert_close(nms(point, scores, 0.5), expected)
+
+
+# --------------------------------------------- AP の補間、COCO の AP、アンカー
+from dlbook import detection as det  # noqa: E402
+
+_EX = (
+    np.array([0.9, 0.8, 0.7, 0.6, 0.5]),
+    np.array([True, False, True, True, False]),
+    4,
+)
+
+
+class TestApMethods:
+    # 補間適合率は再現率 0.25 まで 1、0.75 まで 0.75、その先は届かない (0)
+    @pytest.mark.parametrize(
+        ("method", "expected"),
+        [
+            ("all", 0.25 * 1 + 0.5 * 0.75),
+            ("voc11", (3 * 1 + 5 * 0.75) / 11),
+            ("coco101", (26 * 1 + 50 * 0.75) / 101),
+        ],
+    )
+    def test_hand_computed(self, method: str, expected: float) -> None:
+        assert det.average_precision(*_EX, method=method) == pytest.approx(
+            expected, abs=1e-12
+        )
+
+    def test_unknown_method(self) -> None:
+        with pytest.raises(ValueError, match="method"):
+            det.average_precision(*_EX, method="voc12")
+
+    def test_all_points_is_area_under_interpolated_curve(self) -> None:
+        rng = np.random.default_rng(0)
+        scores, tp = rng.random(50), rng.random(50) < 0.6
+        p, r = det.precision_recall(scores, tp, 40)
+        p = np.maximum.accumulate(p[::-1])[::-1]
+        area = sum((r[k] - (r[k - 1] if k else 0.0)) * p[k] for k in range(50))
+        assert det.average_precision(scores, tp, 40, "all") == pytest.approx(
+            area
+        )
+
+
+class TestCocoMap:
+    def test_shifted_box_counts_only_low_thresholds(self) -> None:
+        gt = {
+            "boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0]]),
+            "labels": torch.tensor([0]),
+        }
+        # 2 だけ右にずれた箱: IoU = 80 / 120 = 0.667
+        pred = {
+            "boxes": torch.tensor([[2.0, 0.0, 12.0, 10.0]]),
+            "scores": torch.tensor([0.9]),
+            "labels": torch.tensor([0]),
+        }
+        # 閾値 0.50, 0.55, 0.60, 0.65 の 4 つで AP 1、残り 6 つで 0
+        assert det.mean_average_precision_coco([pred], [gt]) == pytest.approx(
+            0.4
+        )
+        assert det.mean_average_precision([pred], [gt], 0.75) == 0.0
+
+
+class TestAnchors:
+    def test_count_centers_and_shapes(self) -> None:
+        a = det.anchor_boxes(3, 8.0, scales=[8, 16], ratios=[0.5, 1, 2])
+        assert a.shape == (3 * 3 * 6, 4)
+        w, h = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+        torch.testing.assert_close(
+            w * h, torch.tensor([64.0, 64, 64, 256, 256, 256] * 9)
+        )
+        torch.testing.assert_close(h[:3] / w[:3], torch.tensor([0.5, 1, 2]))
+        # 7 番目 (2 つ目のセル) の中心は (12, 4)
+        cx, cy = (a[6, 0] + a[6, 2]) / 2, (a[6, 1] + a[6, 3]) / 2
+        assert (float(cx), float(cy)) == (12.0, 4.0)
+
+    def test_encode_matches_torchvision_and_roundtrips(self) -> None:
+        from torchvision.models.detection._utils import BoxCoder
+
+        anchors = det.anchor_boxes(4, 8.0, scales=[10, 20], ratios=[1, 2])
+        g = torch.Generator().manual_seed(0)
+        xy = torch.rand(len(anchors), 2, generator=g) * 30
+        wh = torch.rand(len(anchors), 2, generator=g) * 20 + 1
+        boxes = torch.cat([xy, xy + wh], dim=1)
+        t = det.encode_boxes(boxes, anchors)
+        ref = BoxCoder((1.0, 1.0, 1.0, 1.0)).encode_single(boxes, anchors)
+        torch.testing.assert_close(t, ref)
+        torch.testing.assert_close(det.decode_boxes(t, anchors), boxes)
+
+    def test_assign(self) -> None:
+        anchors = torch.tensor(
+            [
+                [0.0, 0, 10, 10],
+                [1, 0, 11, 10],
+                [4, 0, 14, 10],
+                [50, 50, 60, 60],
+            ]
+        )
+        gt = torch.tensor([[0.0, 0, 10, 10], [70, 70, 74, 74]])
+        a = det.assign_anchors(anchors, gt)
+        # IoU: 1, 0.818, 0.4286 (無視), 0 (背景)。2 つ目の正解はどのアンカーとも
+        # 重ならないので、どのアンカーにも割り当てない
+        assert a.tolist() == [0, 0, -2, -1]
+
+    def test_low_quality_match_is_kept(self) -> None:
+        # IoU 0.5 に届かない正解にも、IoU 最大のアンカーを 1 つ割り当てる
+        anchors = torch.tensor([[0.0, 0, 10, 10], [20, 0, 30, 10]])
+        gt = torch.tensor([[5.0, 0, 25, 10]])  # どちらとも IoU 1/3
+        assert det.assign_anchors(anchors, gt).tolist() == [0, -1]
+
+
+class TestFocalLoss:
+    def test_matches_torchvision(self) -> None:
+        g = torch.Generator().manual_seed(1)
+        logits = torch.randn(50, generator=g) * 3
+        targets = (torch.rand(50, generator=g) < 0.2).float()
+        ref = torchvision.ops.sigmoid_focal_loss(
+            logits, targets, reduction="sum"
+        )
+        torch.testing.assert_close(det.focal_loss(logits, targets), ref)
+
+    def test_gamma0_is_half_bce(self) -> None:
+        logits = torch.tensor([2.0, -1.0, 0.5])
+        targets = torch.tensor([1.0, 0.0, 0.0])
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, targets, reduction="sum"
+        )
+        fl = det.focal_loss(logits, targets, alpha=0.5, gamma=0.0)
+        torch.testing.assert_close(fl, 0.5 * bce)
+
+    def test_easy_negatives_are_down_weighted(self) -> None:
+        # 確信した負例 (p = 0.01) の損失は交差エントロピーの 1e-4 倍ほど
+        logit = torch.logit(torch.tensor([0.01]))
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logit, torch.zeros(1)
+        )
+        fl = det.focal_loss(logit, torch.zeros(1), alpha=0.5, gamma=2.0)
+        assert float(fl / ce) == pytest.approx(0.5 * 0.01**2, rel=1e-4)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 Detection = dict[str, Tensor]
@@ -188,6 +189,7 @@ def average_precision(
     scores: np.ndarray,
     is_tp: np.ndarray,
     n_gt: int,
+    method: str = "coco101",
 ) -> float:
     r"""1 クラスの平均適合率 (average precision, AP)。COCO 式の 101 点補間。
 
@@ -201,13 +203,20 @@ def average_precision(
 
     到達できない再現率では 0 とする。pycocotools (COCO) と同じ定義で、
     閾値 IoU 0.5 のときの ``mAP@0.5`` は COCO の ``AP50`` と一致する。
-    (PASCAL VOC 2010 以降の「全点補間」は PR 曲線の下の面積そのもので、
-    値はわずかに違う。)
+
+    ``method`` で補間の点を選ぶ (補間適合率はどれも同じ):
+
+    - ``"coco101"``: 再現率 0, 0.01, …, 1 の 101 点の平均 (COCO)。
+    - ``"voc11"``: 0, 0.1, …, 1 の 11 点の平均 (PASCAL VOC 2007)。
+    - ``"all"``: 全点補間。補間した PR 曲線 (階段) の下の面積
+      :math:`\sum_k (r_k - r_{k-1})\, p_{\mathrm{interp}}(r_k)`
+      (PASCAL VOC 2010 以降)。
 
     Args:
         scores: 予測のスコア (全画像分)。
         is_tp: 各予測が TP か (:func:`match_detections` の結果)。
         n_gt: 正解の箱の総数。
+        method: ``"coco101"``, ``"voc11"``, ``"all"`` のどれか。
 
     Returns:
         AP (0 以上 1 以下)。正解がないときは ``nan``。
@@ -215,6 +224,8 @@ def average_precision(
     Shape:
         - scores (ndarray[K]), is_tp (ndarray[K], bool)
     """
+    if method not in ("coco101", "voc11", "all"):
+        raise ValueError(f"method は coco101, voc11, all のどれか: {method!r}")
     if n_gt == 0:
         return float("nan")
     if len(scores) == 0:
@@ -222,7 +233,10 @@ def average_precision(
     precision, recall = precision_recall(scores, is_tp, n_gt)
     # 補間: 右側 (再現率の大きい側) の最大値で置き換え、単調非増加にする
     precision = np.maximum.accumulate(precision[::-1])[::-1]
-    recall_points = np.linspace(0.0, 1.0, 101)
+    if method == "all":  # 階段の下の面積
+        steps = np.diff(np.concatenate([[0.0], recall]))  # 再現率の増分
+        return float(np.sum(steps * precision))
+    recall_points = np.linspace(0.0, 1.0, 101 if method == "coco101" else 11)
     idx = np.searchsorted(recall, recall_points, side="left")  # r 以上の最初
     reached = idx < len(recall)
     interp = np.zeros_like(recall_points)
@@ -295,3 +309,153 @@ def mean_average_precision(
     if not per_class:
         return float("nan")
     return float(np.mean(list(per_class.values())))
+
+
+def mean_average_precision_coco(
+    preds: Sequence[Detection],
+    targets: Sequence[Detection],
+) -> float:
+    r"""COCO の主指標 AP: IoU の閾値 0.50, 0.55, …, 0.95 の 10 通りの mAP の平均。
+
+    .. math::
+        \mathrm{AP}_{[.5:.95]} = \frac{1}{10}
+        \sum_{\tau \in \{0.50, 0.55, \dots, 0.95\}} \mathrm{mAP}@\tau
+
+    閾値が高いほど箱の位置の正確さが求められるので、箱のずれに厳しい。
+    """
+    thresholds = np.linspace(0.5, 0.95, 10)
+    return float(
+        np.mean(
+            [mean_average_precision(preds, targets, t) for t in thresholds]
+        )
+    )
+
+
+# ---------------------------------------------------- アンカーと箱の符号化
+def anchor_boxes(
+    grid_size: int,
+    stride: float,
+    scales: Sequence[float],
+    ratios: Sequence[float],
+) -> Tensor:
+    r"""特徴マップの各セルの中心に置くアンカー箱 (Faster R-CNN, RetinaNet)。
+
+    セル :math:`(i, j)` の中心 :math:`((j + 1/2) s, (i + 1/2) s)` に、
+    大きさ (面積の平方根) ``scale`` と縦横比 :math:`r = h / w` の組
+    すべての箱を置く: :math:`w = \text{scale} / \sqrt{r}`,
+    :math:`h = \text{scale} \sqrt{r}`。
+
+    Args:
+        grid_size: 特徴マップの一辺 :math:`S` (正方形)。
+        stride: 特徴マップ 1 セルが入力画像で占める画素数 :math:`s`。
+        scales: 箱の大きさ (画素)。
+        ratios: 縦横比 :math:`h / w`。
+
+    Returns:
+        xyxy の箱。並びはセル (行優先) → 大きさ → 縦横比。
+
+    Shape:
+        - 戻り値 (Tensor[S * S * len(scales) * len(ratios), 4])
+    """
+    base = []
+    for scale in scales:
+        for r in ratios:
+            w, h = scale / r**0.5, scale * r**0.5
+            base.append([-w / 2, -h / 2, w / 2, h / 2])
+    base_t = torch.tensor(base, dtype=torch.float32)  # (A, 4)
+    c = (torch.arange(grid_size, dtype=torch.float32) + 0.5) * stride
+    cy, cx = torch.meshgrid(c, c, indexing="ij")  # (S, S)
+    centers = torch.stack([cx, cy, cx, cy], dim=-1).reshape(-1, 1, 4)
+    return (centers + base_t).reshape(-1, 4)  # (S*S*A, 4)
+
+
+def encode_boxes(boxes: Tensor, anchors: Tensor) -> Tensor:
+    r"""正解の箱をアンカーに対するずれ :math:`(t_x, t_y, t_w, t_h)` にする。
+
+    .. math::
+        t_x = \frac{x - x_a}{w_a}, \quad t_y = \frac{y - y_a}{h_a}, \quad
+        t_w = \log \frac{w}{w_a}, \quad t_h = \log \frac{h}{h_a}
+
+    (:math:`x, y, w, h` は箱の中心と幅・高さ、添字 :math:`a` はアンカー)。
+    Faster R-CNN の符号化で、torchvision の ``BoxCoder`` (重み 1) と同じ。
+
+    Shape:
+        - boxes, anchors (Tensor[K, 4], xyxy) → (Tensor[K, 4])
+    """
+    wa, ha = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
+    xa, ya = anchors[:, 0] + wa / 2, anchors[:, 1] + ha / 2
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    x, y = boxes[:, 0] + w / 2, boxes[:, 1] + h / 2
+    return torch.stack(
+        [(x - xa) / wa, (y - ya) / ha, torch.log(w / wa), torch.log(h / ha)],
+        dim=1,
+    )
+
+
+def decode_boxes(deltas: Tensor, anchors: Tensor) -> Tensor:
+    """:func:`encode_boxes` の逆: ずれとアンカーから xyxy の箱を作る。
+
+    Shape:
+        - deltas, anchors (Tensor[K, 4]) → (Tensor[K, 4], xyxy)
+    """
+    wa, ha = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
+    xa, ya = anchors[:, 0] + wa / 2, anchors[:, 1] + ha / 2
+    x, y = xa + deltas[:, 0] * wa, ya + deltas[:, 1] * ha
+    w, h = wa * torch.exp(deltas[:, 2]), ha * torch.exp(deltas[:, 3])
+    return torch.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], dim=1)
+
+
+def assign_anchors(
+    anchors: Tensor,
+    gt_boxes: Tensor,
+    pos_threshold: float = 0.5,
+    neg_threshold: float = 0.4,
+) -> Tensor:
+    """各アンカーを正解に割り当てる (RetinaNet の規則)。
+
+    IoU が ``pos_threshold`` 以上の正解があれば、その中で IoU 最大の正解の
+    番号 (正例)。最大 IoU が ``neg_threshold`` 未満なら -1 (背景、負例)。
+    その間は -2 (無視: 損失に入れない)。さらに、どのアンカーとも
+    ``pos_threshold`` に届かない正解も取りこぼさないよう、各正解に
+    IoU 最大のアンカーを 1 つ割り当てる (Faster R-CNN と同じ。IoU が 0 なら
+    割り当てない)。
+
+    Shape:
+        - anchors (Tensor[A, 4]), gt_boxes (Tensor[G, 4])
+        - 戻り値 (Tensor[A], int64)
+    """
+    assigned = torch.full((len(anchors),), -1, dtype=torch.int64)
+    if len(gt_boxes) == 0:
+        return assigned
+    iou = box_iou(anchors, gt_boxes)  # (A, G)
+    best_iou, best_gt = iou.max(dim=1)  # (A,)
+    assigned[best_iou >= pos_threshold] = best_gt[best_iou >= pos_threshold]
+    ignore = (best_iou >= neg_threshold) & (best_iou < pos_threshold)
+    assigned[ignore] = -2
+    best_anchor = iou.argmax(dim=0)  # (G,) 各正解に IoU 最大のアンカー
+    overlaps = iou.max(dim=0).values > 0  # まったく重ならない正解は除く
+    assigned[best_anchor[overlaps]] = torch.arange(len(gt_boxes))[overlaps]
+    return assigned
+
+
+def focal_loss(
+    logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> Tensor:
+    r"""焦点損失 (focal loss, RetinaNet) の和。
+
+    .. math::
+        \mathrm{FL}(p_t) = -\alpha_t (1 - p_t)^\gamma \log p_t
+
+    :math:`p_t` は正解側の確率 (正例なら :math:`p`、負例なら :math:`1 - p`)、
+    :math:`\alpha_t` は正例で :math:`\alpha`、負例で :math:`1 - \alpha`。
+    :math:`\gamma = 0`, :math:`\alpha = 0.5` なら 2 値交差エントロピーの半分。
+    ``torchvision.ops.sigmoid_focal_loss(reduction="sum")`` と同じ値。
+
+    Shape:
+        - logits, targets (Tensor[...]): targets は 0 か 1。
+    """
+    p = torch.sigmoid(logits)
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return (alpha_t * (1 - p_t) ** gamma * ce).sum()

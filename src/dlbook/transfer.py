@@ -326,3 +326,238 @@ def digits_transfer_experiment(
         "accuracy_std": std,
         "seconds": time.perf_counter() - start,
     }
+
+
+# ------------------------------------ quick: 生成したカラー画像 (shapes10) で転移
+#: 事前学習に使う shapes10 のクラス (偶数番) と、転移先のクラス (奇数番)。
+SOURCE_CLASSES = (0, 2, 4, 6, 8)  # 円, 正方形, 十字, 横縞, 市松模様
+TARGET_CLASSES = (1, 3, 5, 7, 9)  # リング, 三角形, バツ印, 縦縞, 水玉
+
+
+class ColorCNN(nn.Module):
+    """小さなカラー画像 (shapes10 を 16×16 にしたもの) 用の CNN。
+
+    第 1 層は 5×5 の畳み込み 16 枚 (フィルタを色の画像として見られる)。
+    バックボーン ``features`` は 3 ブロック (畳み込み + BN + ReLU) と
+    大域平均プーリング、ヘッドは ``fc``。
+
+    Shape:
+        - 入力 (Tensor[N, 3, H, W]) → 出力 (Tensor[N, n_classes])
+    """
+
+    def __init__(self, n_classes: int, width: int = 16):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, w, 5, padding=2),  # (N, w, H, W)
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, w, H/2, W/2)
+            nn.Conv2d(w, 2 * w, 3, padding=1),  # (N, 2w, H/2, W/2)
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 2w, H/4, W/4)
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),  # (N, 2w, H/4, W/4)
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),  # (N, 2w, 1, 1)
+            nn.Flatten(),  # (N, 2w)
+        )
+        self.fc = nn.Linear(2 * w, n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.features(x))
+
+
+def conv_blocks(model: nn.Module) -> list[list[nn.Module]]:
+    """``model.features`` を畳み込みから始まるブロックに分ける (解凍の単位)。"""
+    blocks: list[list[nn.Module]] = []
+    for m in model.features.children():
+        if isinstance(m, nn.Conv2d) or not blocks:
+            blocks.append([])
+        blocks[-1].append(m)
+    return blocks
+
+
+def shapes_split(
+    *, seed: int = 0, size: int = 16, n_train: int = 5000, n_test: int = 2000
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """shapes10 を事前学習用 (偶数番のクラス) と転移先 (奇数番) に分ける。
+
+    ラベルはどちらも 0〜4 に付け直す (``y // 2``)。
+
+    Returns:
+        ``"source"``, ``"source_test"``, ``"target_pool"`` (転移先の
+        ラベル付き画像を選ぶ元), ``"target_test"`` → ``(X, y)``。
+    """
+    from dlbook.shapes10 import make_shapes10
+
+    X, y = make_shapes10(n_train, seed=seed, size=size)
+    Xt, yt = make_shapes10(n_test, seed=seed + 1, size=size)
+    src, src_t = y % 2 == 0, yt % 2 == 0
+    return {
+        "source": (X[src], y[src] // 2),
+        "source_test": (Xt[src_t], yt[src_t] // 2),
+        "target_pool": (X[~src], y[~src] // 2),
+        "target_test": (Xt[~src_t], yt[~src_t] // 2),
+    }
+
+
+def pretrain_color_cnn(
+    *,
+    seed: int = 0,
+    epochs: int = 8,
+    first_layer_scale: float = 0.05,
+    size: int = 16,
+) -> dict[str, object]:
+    """shapes10 の偶数番の 5 クラスで :class:`ColorCNN` を事前学習する。
+
+    第 1 層の初期値を ``first_layer_scale`` 倍に小さくしておく。学習で
+    育った成分が初期値の雑音に埋もれず、フィルタの形が見やすくなる。
+
+    Returns:
+        ``model`` (学習済み)、``accuracy`` (偶数番クラスの評価画像での
+        正解率)、``split`` (:func:`shapes_split` の結果)、``seconds``。
+    """
+    start = time.perf_counter()
+    split = shapes_split(seed=seed, size=size)
+    torch.manual_seed(seed)
+    model = ColorCNN(len(SOURCE_CLASSES))
+    with torch.no_grad():
+        model.features[0].weight.mul_(first_layer_scale)
+    train_classifier(
+        model, *split["source"], epochs=epochs, lr=3e-3, seed=seed
+    )
+    return {
+        "model": model,
+        "accuracy": accuracy(model, *split["source_test"]),
+        "split": split,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _pick(y: Tensor, n_per_class: int, rng: np.random.Generator) -> Tensor:
+    idx = [
+        rng.permutation(np.flatnonzero(y.numpy() == c))[:n_per_class]
+        for c in range(int(y.max()) + 1)
+    ]
+    return torch.from_numpy(np.concatenate(idx))
+
+
+def train_staged(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    *,
+    steps: int,
+    n_stages: int,
+    lr: float,
+    seed: int,
+) -> None:
+    """段階的な解凍 (gradual unfreezing): ヘッドから順に 1 ブロックずつ解凍する。
+
+    全体を ``n_stages`` 段階に分け、段階 ``s`` (0 から) ではヘッドと、
+    後ろから ``s`` 個のブロックを学習する。各段階の更新回数は
+    ``steps // n_stages`` (全データを 1 バッチ)。段階が変わるたびに、
+    学習する層だけを渡した新しい Adam を作る。
+    """
+    blocks = conv_blocks(model)
+    for s in range(n_stages):
+        set_trainable(model, False)
+        set_trainable(model.fc, True)
+        for block in blocks[len(blocks) - s :] if s else []:
+            for m in block:
+                set_trainable(m, True)
+        train_classifier(
+            model,
+            X,
+            y,
+            epochs=steps // n_stages,
+            lr=lr,
+            batch_size=len(X),
+            seed=seed,
+        )
+
+
+def shapes_transfer_experiment(
+    n_per_class: Sequence[int] = (1, 5, 20),
+    repeats: int = 3,
+    steps: int = 60,
+    lr: float = 3e-3,
+    *,
+    seed: int = 0,
+    pretrained: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """転移先のラベル付き画像の数ごとに、4 通りの学習を比べる (quick)。
+
+    事前学習 (:func:`pretrain_color_cnn`) は 1 回だけ。転移先 (奇数番の
+    5 クラス) の 1 クラス ``n`` 枚を ``repeats`` 回選び直し、次を比べる。
+    どれも全データを 1 バッチにした ``steps`` 回の更新 (Adam, ``lr``)。
+
+    - ``scratch``: 乱数の重みから全体を学習
+    - ``feature_extraction``: 事前学習の重みを凍結し、新しいヘッドだけ
+    - ``fine_tuning``: 事前学習の重みから全体を学習 (学習率 ``lr / 3``)
+    - ``gradual``: 事前学習の重みから、ヘッド → 後ろのブロック → … と
+      3 段階で解凍 (:func:`train_staged`、学習率 ``lr / 3``)
+
+    Returns:
+        ``n_per_class``、``accuracy`` と ``accuracy_std`` (方法名 →
+        ``n`` ごとの平均と標準偏差)、``runs`` (方法名 → ``n`` ごとの
+        各回の正解率)、``pretrain_accuracy``、``seconds`` を持つ辞書。
+    """
+    start = time.perf_counter()
+    pre = (
+        pretrained if pretrained is not None else pretrain_color_cnn(seed=seed)
+    )
+    split = pre["split"]
+    state = {k: v.clone() for k, v in pre["model"].state_dict().items()}  # type: ignore[union-attr]
+    X_pool, y_pool = split["target_pool"]  # type: ignore[index]
+    X_test, y_test = split["target_test"]  # type: ignore[index]
+    methods = ("scratch", "feature_extraction", "fine_tuning", "gradual")
+    runs: dict[str, list[list[float]]] = {m: [] for m in methods}
+    for n in n_per_class:
+        accs: dict[str, list[float]] = {m: [] for m in methods}
+        for r in range(repeats):
+            idx = _pick(y_pool, n, np.random.default_rng(seed + 100 + r))
+            X, y = X_pool[idx], y_pool[idx]
+            for method in methods:
+                torch.manual_seed(seed + r)
+                model = ColorCNN(len(TARGET_CLASSES))
+                if method != "scratch":
+                    model.load_state_dict(state)
+                    replace_head(model, len(TARGET_CLASSES))
+                if method == "feature_extraction":
+                    freeze_backbone(model)
+                if method == "gradual":
+                    train_staged(
+                        model,
+                        X,
+                        y,
+                        steps=steps,
+                        n_stages=3,
+                        lr=lr / 3,
+                        seed=seed + r,
+                    )
+                else:
+                    train_classifier(
+                        model,
+                        X,
+                        y,
+                        epochs=steps,
+                        batch_size=len(X),
+                        seed=seed + r,
+                        lr=lr / 3 if method == "fine_tuning" else lr,
+                    )
+                accs[method].append(accuracy(model, X_test, y_test))
+        for m in methods:
+            runs[m].append(accs[m])
+    return {
+        "n_per_class": list(n_per_class),
+        "accuracy": {m: [float(np.mean(a)) for a in runs[m]] for m in methods},
+        "accuracy_std": {
+            m: [float(np.std(a)) for a in runs[m]] for m in methods
+        },
+        "runs": runs,
+        "pretrain_accuracy": pre["accuracy"],
+        "seconds": time.perf_counter() - start,
+    }
