@@ -7,7 +7,8 @@
 2. 変更なしの再ビルド (no-change): 同じコピーでもう一度 HTML を作る時間
 3. 1 段落の編集 (edit): コピーの 4 章の本文 1 行に 1 文を足して HTML を作り直す時間
    (コードセルは変わらないので実行キャッシュが効き、セルは再実行されない)
-4. スライドの書き出し (slides): スライド (md/html/pdf/pptx) を作る時間 (冷えた状態)
+4. スライドの書き出し (slides): 全章のスライドを全形式 (md/html/pdf/pptx/ノート/
+   編集用 PPTX/配布資料/演習シート) で作る時間 (冷えた状態、目標 90 秒)
 5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で gzip 付きで配信し
    (静的ホスティングと同じくテキストだけを圧縮)、Chromium で各章を空のキャッシュで
    開いたときに転送したバイト数 (HTML・CSS・JS・フォント・画像)。目標は図 (画像) を
@@ -54,7 +55,13 @@ EDIT_CHAPTER = "book/ch04_nn_basics.md"
 EDIT_SENTENCE = "この一文はベンチマークが足した。"
 
 #: 目標 (秒)。README の「品質チェック」と同じ値
-TARGETS = {"cold": 300.0, "no_change": 20.0, "edit": 60.0}
+#: cold は本 + スライド + 本の PDF。スライドは 3 章 × 全形式の書き出し (issue 19)
+TARGETS = {
+    "cold": 360.0,
+    "no_change": 20.0,
+    "edit": 60.0,
+    "cold_slides": 90.0,
+}
 #: 1 章を初めて開いたときの転送量の目標 (図を除く、gzip)
 PAGE_WEIGHT_TARGET = 450 * 1024
 #: import の時間を測るモジュール (NumPy だけのものと torch を読むもの)
@@ -149,7 +156,10 @@ def bench_builds(copy: Path) -> dict[str, float]:
     times = {}
     times["cold_html"] = timed([*build, "html"], copy, env, log)
     times["cold_slides"] = timed([*build, "slides"], copy, env, log)
-    times["cold"] = times["cold_html"] + times["cold_slides"]
+    times["cold_pdf"] = timed([*build, "pdf"], copy, env, log)
+    times["cold"] = (
+        times["cold_html"] + times["cold_slides"] + times["cold_pdf"]
+    )
     times["no_change"] = timed([*build, "html"], copy, env, log)
     line = edit_paragraph(copy / EDIT_CHAPTER)
     print(f"  {EDIT_CHAPTER}:{line} に 1 文を足した")
@@ -260,9 +270,13 @@ def to_markdown(data: dict) -> str:
     times = data.get("builds")
     if times:
         names = {
-            "cold": "冷えたビルド (本 + スライド、キャッシュなし)",
+            "cold": "冷えたビルド (本 + スライド + PDF、キャッシュなし)",
             "cold_html": "　うち本 (HTML、全セルを実行)",
-            "cold_slides": "　うちスライドの書き出し (md/html/pdf/pptx)",
+            "cold_slides": (
+                "　うちスライドの書き出し (全章 × md/html/pdf/pptx/ノート/"
+                "編集用 PPTX/配布資料/演習シート)"
+            ),
+            "cold_pdf": "　うち本の PDF",
             "no_change": "変更なしの再ビルド (HTML)",
             "edit": "1 段落を編集して再ビルド (HTML)",
             "no_change_slides": "変更なしのスライド再書き出し",

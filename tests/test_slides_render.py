@@ -12,14 +12,18 @@
 - コードが小さすぎない (自動縮小後も 16px 以上)
 - http(s) への要求が 1 つもない
 
-PDF のページ数 (pypdf) と PPTX のスライド数 (python-pptx) がスライドの枚数と同じ。
-本の実行結果 (``_build/jupyter_execute/book/ch04_nn_basics.ipynb``) があれば
-本物の章でも同じ検査をする。
+PDF のページ数 (pypdf) と両方の PPTX のスライド数 (python-pptx) がスライドの枚数と同じ。
+編集できる PPTX は、各スライドの題がタイトルの文字として見つかり、ノートがあり、
+描き戻すと図形がスライドの中に収まる。配布資料は 4 枚で 1 ページ、演習シートは
+解答なし・解答つきの 2 つ。4:3 のデッキも同じ検査をする。
+本のビルド (``_build/slides``) があれば本物の章でも同じ検査をし、さらに
+内容のスライドすべてに話者ノートがあることを確かめる。
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -119,8 +123,15 @@ def _offline_prefix() -> list[str]:
     return [unshare, "-n"] if probe.returncode == 0 else []
 
 
+ALL_FORMATS = "md,html,pdf,pptx,notes,editable,handout,sheets"
+
+
 def _build(
-    out: Path, chapters: list[Path], executed: Path, overrides: Path
+    out: Path,
+    chapters: list[Path],
+    executed: Path,
+    overrides: Path,
+    formats: str = ALL_FORMATS,
 ) -> dict:
     cmd = [
         *_offline_prefix(),
@@ -133,8 +144,10 @@ def _build(
         str(overrides),
         "--out",
         str(out),
+        "--html",
+        str(FIXTURES / "html"),
         "--formats",
-        "md,html,pdf,pptx",
+        formats,
         "--no-publish",
     ]
     for chapter in chapters:
@@ -159,17 +172,38 @@ def fixture_decks(
 
 
 @pytest.fixture(scope="session")
-def real_decks(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def fixture_decks_4x3(
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, dict]:
+    """講師の上書きで 4:3 にしたデッキ (フッターとロゴも)。"""
+    overrides = tmp_path_factory.mktemp("ov43")
+    (overrides / "ch07.md").write_text(
+        "---\nsize: '4:3'\nfooter: テスト大学 第3回\n---\n", encoding="utf-8"
+    )
+    out = tmp_path_factory.mktemp("slides43")
+    manifest = _build(
+        out,
+        [FIXTURES / "book" / "ch07_demo.md"],
+        FIXTURES / "jupyter_execute",
+        overrides,
+        "md,html,pdf,editable",
+    )
+    return out, manifest
+
+
+@pytest.fixture(scope="session")
+def real_decks(request: pytest.FixtureRequest) -> tuple[Path, dict]:
+    """本のビルド (conftest の 1 度きりの ``build all``) が作ったスライド。"""
     executed = ROOT / "_build" / "jupyter_execute"
     if not (executed / "book" / "ch04_nn_basics.ipynb").exists():
         pytest.skip("本の実行結果がありません (make html の後で走る)")
-    # 実行結果を最新にする (conftest の 1 度きりのビルド。DLBOOK_SKIP_BUILD=1 なら既存)
+    # 本とスライドを最新にする (DLBOOK_SKIP_BUILD=1 なら既存のまま)
     request.getfixturevalue("built_site")
-    out = tmp_path_factory.mktemp("real-slides")
-    chapters = [p for p in slides.chapters_from_toc() if p.exists()]
-    return out, _build(out, chapters, executed, ROOT / "slides" / "overrides")
+    out = ROOT / "_build" / "slides"
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        pytest.fail("_build/slides/manifest.json がありません (make slides)")
+    return out, json.loads(manifest.read_text(encoding="utf-8"))
 
 
 @pytest.fixture()
@@ -276,6 +310,105 @@ def test_pdf_has_one_page_per_slide(fixture_decks: tuple[Path, dict]) -> None:
     assert "60,000" in text and "97.3" in text
 
 
+def test_four_by_three_deck_renders(
+    page: Any, fixture_decks_4x3: tuple[Path, dict]
+) -> None:
+    from pptx import Presentation
+    from pypdf import PdfReader
+
+    out, manifest = fixture_decks_4x3
+    assert manifest["ch07_demo"]["size"] == "4:3"
+    check_deck(page, out / "ch07_demo.html", manifest["ch07_demo"]["slides"])
+    box = PdfReader(out / "ch07_demo.pdf").pages[0].mediabox
+    assert abs(float(box.width) / float(box.height) - 4 / 3) < 0.01
+    prs = Presentation(str(out / "ch07_demo.editable.pptx"))
+    assert abs(prs.slide_width / prs.slide_height - 4 / 3) < 0.01
+    check_editable(out, "ch07_demo", manifest["ch07_demo"]["slides"])
+    assert (
+        "テスト大学 第3回"
+        in PdfReader(out / "ch07_demo.pdf").pages[2].extract_text()
+    )
+
+
+def check_editable(out: Path, name: str, count: int) -> None:
+    """編集できる PPTX: 枚数、題が文字で見つかる、ノート、描き戻した配置。"""
+    from pptx import Presentation
+
+    from dlbook_tools.slides import pptx_preview
+
+    meta = json.loads((out / f"{name}.pages.json").read_text("utf-8"))
+    deck = Presentation(str(out / f"{name}.editable.pptx"))
+    assert len(deck.slides) == count
+    problems = []
+    for k, (slide, info) in enumerate(
+        zip(deck.slides, meta["pages"], strict=True), 1
+    ):
+        title = slide.shapes.title
+        if title is None or title.text_frame.text != info["title"]:
+            got = title.text_frame.text if title is not None else None
+            problems.append(f"{name} {k}: 題 {got!r} != {info['title']!r}")
+        notes = (
+            slide.notes_slide.notes_text_frame.text
+            if slide.has_notes_slide
+            else ""
+        )
+        if notes.strip() != info["notes"].strip():
+            problems.append(f"{name} {k}: ノートが違う")
+    problems += pptx_preview.render(out / f"{name}.editable.pptx")
+    assert not problems, "\n".join(problems)
+
+
+def test_editable_pptx_has_titles_as_text_and_notes(
+    fixture_decks: tuple[Path, dict],
+) -> None:
+    from pptx import Presentation
+
+    out, manifest = fixture_decks
+    check_editable(out, "ch07_demo", manifest["ch07_demo"]["slides"])
+    deck = Presentation(str(out / "ch07_demo.editable.pptx"))
+    texts = [
+        shape.text_frame.text
+        for slide in deck.slides
+        for shape in slide.shapes
+        if shape.has_text_frame
+    ]
+    # 箇条書き・コード・表も文字 (画像ではない)
+    assert any("精度は 97.35 %" in t for t in texts)
+    assert any("def sigmoid(x: np.ndarray)" in t for t in texts)
+    pictures = [
+        shape
+        for slide in deck.slides
+        for shape in slide.shapes
+        if shape.shape_type == 13
+    ]
+    assert pictures  # 図と別行立ての数式は画像
+
+
+def test_handout_and_exercise_sheets(fixture_decks: tuple[Path, dict]) -> None:
+    from pypdf import PdfReader
+
+    out, manifest = fixture_decks
+    n = manifest["ch07_demo"]["slides"]
+    handout = PdfReader(out / "ch07_demo.handout.pdf")
+    assert len(handout.pages) == math.ceil(n / 4)  # 4 枚で 1 ページ
+    assert "最初に章全体の流れを話す" in "".join(
+        p.extract_text() for p in handout.pages
+    )
+    exercises = "".join(
+        p.extract_text()
+        for p in PdfReader(out / "ch07_demo.exercises.pdf").pages
+    )
+    solutions = "".join(
+        p.extract_text()
+        for p in PdfReader(out / "ch07_demo.solutions.pdf").pages
+    )
+    assert "練習 7.1" in exercises and "練習 7.2" in exercises
+    assert "解答の本文" not in exercises  # 学生用には解答がない
+    assert "解答の本文" in solutions and "練習 7.2" in solutions
+    notes = (out / "ch07_demo.notes.txt").read_text(encoding="utf-8")
+    assert "最初に章全体の流れを話す。" in notes
+
+
 def test_pptx_has_one_slide_per_slide_with_notes(
     fixture_decks: tuple[Path, dict],
 ) -> None:
@@ -377,3 +510,42 @@ def test_real_chapter_decks(page: Any, real_decks: tuple[Path, dict]) -> None:
             len(Presentation(str(out / f"{name}.pptx")).slides)
             == info["slides"]
         )
+        check_editable(out, name, info["slides"])
+        handout = PdfReader(out / f"{name}.handout.pdf")
+        assert len(handout.pages) == math.ceil(info["slides"] / 4)
+        for sheet in ("exercises", "solutions"):
+            assert len(PdfReader(out / f"{name}.{sheet}.pdf").pages) >= 1
+
+
+def content_slides_without_notes(out: Path, name: str) -> list[str]:
+    """話者ノートのない内容のスライド (図だけを次のページに出した続きは除く)。"""
+    pages = json.loads((out / f"{name}.pages.json").read_text("utf-8"))[
+        "pages"
+    ]
+    missing = []
+    for k, page in enumerate(pages):
+        continued = k > 0 and pages[k - 1]["title"] == page["title"]
+        if page["kind"] == "content" and not continued and not page["notes"]:
+            missing.append(f"{name} {k + 1}: {page['title']}")
+    return missing
+
+
+def test_every_content_slide_has_notes(real_decks: tuple[Path, dict]) -> None:
+    """講師が話すこと・問うこと・学生がつまずく所を、内容のスライドすべてに書く。"""
+    out, manifest = real_decks
+    missing = [
+        m for name in manifest for m in content_slides_without_notes(out, name)
+    ]
+    assert not missing, (
+        f"ノートのないスライド {len(missing)} 枚:\n" + "\n".join(missing)
+    )
+
+
+def test_notes_check_finds_a_slide_without_notes(
+    fixture_decks: tuple[Path, dict],
+) -> None:
+    """検査そのものの検査: 小さな章の「活性化関数」にはノートがない。"""
+    out, _ = fixture_decks
+    missing = content_slides_without_notes(out, "ch07_demo")
+    assert "ch07_demo 7: 活性化関数" in missing
+    assert not any("この章のねらい" in m for m in missing)

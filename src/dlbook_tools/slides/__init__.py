@@ -24,6 +24,7 @@
 
 from dlbook_tools.slides.cli import build, chapters_from_toc, main
 from dlbook_tools.slides.deck import Deck, build_deck
+from dlbook_tools.slides.export import KATEX_FONTS, copy_katex_fonts, run_marp
 from dlbook_tools.slides.glue import GlueStore, format_plain_text
 from dlbook_tools.slides.model import Chapter, Slide, SlideError
 from dlbook_tools.slides.plan import apply_overrides, default_slides, select
@@ -37,6 +38,7 @@ from dlbook_tools.slides.text import join_lines, no_break_exponent
 
 __all__ = [
     "CHAPTER_OPTIONS",
+    "KATEX_FONTS",
     "OVERRIDE_OPTIONS",
     "Chapter",
     "Deck",
@@ -48,6 +50,7 @@ __all__ = [
     "build",
     "build_deck",
     "chapters_from_toc",
+    "copy_katex_fonts",
     "default_slides",
     "format_plain_text",
     "join_lines",
@@ -55,5 +58,6 @@ __all__ = [
     "no_break_exponent",
     "read_chapter",
     "render_slide",
+    "run_marp",
     "select",
 ]
