@@ -36,7 +36,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from dlbook_tools import buildinfo
+from dlbook_tools import buildinfo, license
 from dlbook_tools.doctree import insert_after_title
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def add_install_cell(
         f" ({where})。\n"
         f"最初のセルが、本をビルドしたコミット `{sha[:12]}` の `dlbook` を入れる。"
         " Colab では上から順に実行すればよい。\n\n"
+        f"{license.notice_markdown(buildinfo.repo_url(root))}\n\n"
         "This notebook is the chapter as executed by the book build. The first cell "
         f"installs `dlbook` pinned to commit `{sha}`.",
         metadata={"tags": [INSTALL_TAG]},

@@ -20,7 +20,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
-from dlbook_tools import buildinfo
+from dlbook_tools import buildinfo, license
 from dlbook_tools.doctree import insert_after_title
 
 PDF_NAME = "dlbook.pdf"
@@ -47,7 +47,8 @@ def footer_html(app: Sphinx, pagename: str) -> str:
         uri = _rel(app, pagename, app.builder.get_target_uri(status))
         parts.append(f'<a href="{uri}">ビルド状況</a>')
     parts.append(f'<a href="{_rel(app, pagename, PDF_NAME)}">PDF 版</a>')
-    return '<p class="dlbook-buildinfo">' + " ・ ".join(parts) + "</p>"
+    info = '<p class="dlbook-buildinfo">' + " ・ ".join(parts) + "</p>"
+    return info + license.notice_html(repo)
 
 
 def set_footer(
@@ -71,6 +72,19 @@ def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     uri = _rel(app, docname, PDF_NAME)
     para += nodes.reference(PDF_NAME, PDF_NAME, refuri=uri, internal=False)
     insert_after_title(doctree, para)
+    add_citation(doctree)
+
+
+def add_citation(doctree: nodes.document) -> None:
+    """表紙の最後に、CITATION.cff から作った BibTeX を置く。"""
+    doctree += nodes.rubric("", "この本を引用する")
+    doctree += nodes.paragraph(
+        "", "CITATION.cff (GitHub の Cite this repository) と同じ内容である。"
+    )
+    block = nodes.literal_block(
+        "", license.bibtex(), language="bibtex", classes=["dlbook-bibtex"]
+    )
+    doctree += block
 
 
 #: ``{nb-exec-table}`` (myst-nb) の英語の見出しと絵文字を日本語の文字にする
