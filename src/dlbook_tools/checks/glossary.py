@@ -3,13 +3,18 @@
 用語集の表の列は「日本語 | 英語 | 初出 | 使わない表記」。
 「使わない表記」(「、」区切り) が章のどこかに現れたら指摘する。
 
+同じ表から textlint の prh 辞書 (``.textlint-prh.yml``) も作る。``.textlintrc.json``
+が読むので、``npx textlint --fix book/ch04_nn_basics.md`` が使わない表記を直す。
+
 使い方::
 
     python -m dlbook_tools.checks.glossary        # 表記ゆれと、英語のかっこ書きの有無
+    python -m dlbook_tools.checks.glossary --prh  # 用語集から .textlint-prh.yml を作り直す
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 GLOSSARY = ROOT / "book" / "glossary.md"
+PRH = ROOT / ".textlint-prh.yml"
 CHAPTER_GLOB = "ch[0-9][0-9]_*.md"
 
 
@@ -105,7 +111,33 @@ def missing_gloss(terms: list[Term], root: Path = ROOT) -> list[Term]:
     return missing
 
 
+def prh_yaml(terms: list[Term]) -> str:
+    """prh の辞書 (YAML): 使わない表記を用語集の表記に直す規則。"""
+    lines = [
+        "# book/glossary.md から作った。手で直さない:",
+        "#   python -m dlbook_tools.checks.glossary --prh",
+        "version: 1",
+        "rules:",
+    ]
+    for term in terms:
+        if not term.variants:
+            continue
+        lines.append(
+            f"  - expected: {json.dumps(term.ja, ensure_ascii=False)}"
+        )
+        lines.append("    patterns:")
+        lines += [
+            f"      - {json.dumps(v, ensure_ascii=False)}"
+            for v in term.variants
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--prh"]:
+        PRH.write_text(prh_yaml(parse_glossary()), encoding="utf-8")
+        print(f"{PRH.relative_to(ROOT)} を書いた")
+        return 0
     terms = parse_glossary()
     findings = find_variants(terms, chapters())
     for finding in findings:
