@@ -8,7 +8,10 @@
     python -m dlbook_tools.build all       # 本・スライド・PDF
 
 ビルドは ``-W -n --keep-going`` で走り、警告 1 つでも失敗する。
-セルの実行に失敗したときは、どの章のどのセル (何行目) かを最後に要約する。
+失敗したときは、すべての警告 (失敗したセル、glue のキー、未定義のラベル、
+KaTeX のエラー、二重の図) を ``ファイル:行: 何が — 直し方`` の形で最後に
+要約する (``dlbook_tools.summary``)。画面にはライブラリの定型の警告を
+出さず、完全なログは ``_build/logs/build.log`` (プレビューは章ごと) に残す。
 """
 
 from __future__ import annotations
@@ -29,6 +32,18 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[2]
 JB_FLAGS = ["--warningiserror", "--nitpick", "--keep-going"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: 画面に出さない行 (完全なログには残る): カーネルの通信路の警告と、
+#: Sphinx が例外のたびに出す「開発者に報告して」の定型文
+NOISE = re.compile(
+    r"Kernel is running over TCP without encryption"
+    r"|Please also report this if it was a user error"
+    r"|A bug report can be filed in the tracker"
+)
+CELL_ERROR = re.compile(
+    r"An error occurred while executing the following cell:\n-+\n"
+    r"(?P<src>.*?)\n-+\n(?P<tb>.*?)(?:The above exception|\Z)",
+    re.S,
+)
 
 
 @dataclass
@@ -68,49 +83,79 @@ def _code_cells(md: str) -> list[tuple[int, str]]:
 
 
 def find_cell_failures(log: str, root: Path = ROOT) -> list[CellFailure]:
-    """jupyter-book の出力から、失敗したセルの章・番号・行を割り出す。"""
+    """jupyter-book の出力から、失敗したセルの章・番号・行を割り出す。
+
+    ``raise_on_error`` で Sphinx が例外で止まったときのログの形
+    (``ExecutionError: <章>`` の後にセルとトレースバック) を読む。
+    """
     log = ANSI.sub("", log)
     failures = []
-    pattern = re.compile(
-        r"ExecutionError: (?P<path>\S+\.(?:md|ipynb))\s.*?"
-        r"An error occurred while executing the following cell:\n-+\n"
-        r"(?P<src>.*?)\n-+\n(?P<tb>.*?)(?:The above exception|\Z)",
-        re.S,
-    )
+    pattern = re.compile(r"ExecutionError: (?P<path>\S+\.(?:md|ipynb))\s")
     for m in pattern.finditer(log):
-        path = Path(m.group("path"))
-        src = m.group("src").strip()
-        tb_lines = [ln for ln in m.group("tb").splitlines() if ln.strip()]
-        error = next(
-            (
-                ln.strip()
-                for ln in reversed(tb_lines)
-                if re.match(
-                    r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip()
-                )
-            ),
-            tb_lines[-1].strip() if tb_lines else "不明なエラー",
+        failure = cell_failure_in_message(
+            log[m.end() :], Path(m.group("path")), root
         )
-        cell = line = None
-        if path.suffix == ".md" and path.exists():
-            for k, (start, body) in enumerate(
-                _code_cells(path.read_text()), 1
-            ):
-                if body == src:
-                    cell, line = k, start
-                    break
-        try:
-            shown = str(path.resolve().relative_to(root))
-        except ValueError:
-            shown = str(path)
-        failures.append(CellFailure(shown, cell, line, error))
+        if failure is not None:
+            failures.append(failure)
     return failures
 
 
-def run_jupyter_book(root: Path = ROOT, extra: list[str] | None = None) -> int:
-    """``jupyter-book build`` を走らせ、失敗したセルを要約して終了コードを返す。"""
+def cell_failure_in_message(
+    text: str, path: Path, root: Path = ROOT
+) -> CellFailure | None:
+    """``text`` の最初の「セルの実行に失敗」のトレースバックを読む。
+
+    ``path`` は実行した章。セルのソースを章の中で探して番号と行を割り出す。
+    """
+    m = CELL_ERROR.search(ANSI.sub("", text))
+    if m is None:
+        return None
+    src = m.group("src").strip()
+    tb_lines = [ln for ln in m.group("tb").splitlines() if ln.strip()]
+    error = next(
+        (
+            ln.strip()
+            for ln in reversed(tb_lines)
+            if re.match(r"^[\w.]*(Error|Exception|Interrupt)\w*:", ln.strip())
+        ),
+        tb_lines[-1].strip() if tb_lines else "不明なエラー",
+    )
+    cell = line = None
+    if path.suffix == ".md" and path.exists():
+        for k, (start, body) in enumerate(_code_cells(path.read_text()), 1):
+            if body == src:
+                cell, line = k, start
+                break
+    try:
+        shown = str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        shown = str(path)
+    return CellFailure(shown, cell, line, error)
+
+
+def run_jupyter_book(
+    root: Path = ROOT,
+    extra: list[str] | None = None,
+    log_path: Path | None = None,
+    outdir: Path | None = None,
+) -> int:
+    """``jupyter-book build`` を走らせ、警告を要約して終了コードを返す。
+
+    画面には定型の雑音 (``NOISE``) を除いた出力を流し、完全なログは
+    ``log_path`` (既定 ``_build/logs/build.log``) に書く。失敗したら
+    ``dlbook_tools.summary`` が記録した警告を ``ファイル:行: 何が — 直し方``
+    の形で最後にまとめる。``outdir`` はビルドの ``_build`` (既定
+    ``root/_build``)。
+    """
+    from dlbook_tools import summary  # summary は build を import する
+
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), *JB_FLAGS, *(extra or [])]
+    log_path = log_path or root / "_build" / "logs" / "build.log"
+    outdir = outdir or root / "_build"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    stale = outdir / summary.SUMMARY_FILE
+    stale.unlink(missing_ok=True)
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     # 新しいセッションで起動し、終了後にプロセスグループごと片付ける。
@@ -127,28 +172,49 @@ def run_jupyter_book(root: Path = ROOT, extra: list[str] | None = None) -> int:
     assert proc.stdout is not None
     chunks: list[str] = []
 
-    def pump(stream: IO[str]) -> None:
+    def pump(stream: IO[str], log: IO[str]) -> None:
         for line in stream:
-            sys.stdout.write(line)
+            log.write(line)
             chunks.append(line)
+            if not NOISE.search(line):
+                sys.stdout.write(line)
 
-    reader = threading.Thread(target=pump, args=(proc.stdout,), daemon=True)
-    reader.start()
-    code = proc.wait()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    reader.join(timeout=10)
+    with log_path.open("w", encoding="utf-8") as log:
+        reader = threading.Thread(
+            target=pump, args=(proc.stdout, log), daemon=True
+        )
+        reader.start()
+        code = proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        reader.join(timeout=10)
     sys.stdout.flush()
     elapsed = time.perf_counter() - start
+    shown_log = _shown(log_path, root)
     if code != 0:
-        print("\n" + "=" * 70, file=sys.stderr)
-        print("ビルド失敗 (build failed)", file=sys.stderr)
+        warnings = summary.read_summary(outdir) or []
+        labels = summary.read_labels(outdir)
+        problems = summary.summarize(warnings, root, labels, shown_log)
+        # Sphinx が例外で止まったとき (警告の記録がない) はログから読む
+        cells = {(p.path, p.line) for p in problems if p.kind == "cell"}
         for failure in find_cell_failures("".join(chunks), root):
-            print("  " + str(failure), file=sys.stderr)
-        print("=" * 70, file=sys.stderr)
+            if (failure.path, failure.line) not in cells:
+                problems.insert(0, summary.cell_problem(failure, shown_log))
+        if not problems:
+            problems = summary.crash_problems("".join(chunks), shown_log)
+        print(
+            "\n" + summary.format_summary(problems, shown_log), file=sys.stderr
+        )
     else:
         print(f"[dlbook] HTML のビルド完了: {elapsed:.1f} 秒")
     return code
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def run_slides(chapters: list[str] | None = None) -> int:

@@ -6,11 +6,16 @@
 
 出力は ``_build/preview/<章>/_build/html``。実行キャッシュも章ごとに分けるので、
 複数の章を同時にプレビューしても互いに干渉しない。章番号は本番と同じになる。
+ビルドと並行して章の文章を textlint で検査する (``--no-textlint`` で省く)。
+ページのパスはビルドが成功したときだけ出す。完全なログは
+``_build/preview/<章>/build.log``。
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
 from pathlib import Path
 
 import yaml
@@ -32,6 +37,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     """``argv`` の章を ``root`` の本の中で 1 章だけビルドし、終了コードを返す。"""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("chapter", help="例: book/ch04_nn_basics.md")
+    parser.add_argument(
+        "--no-textlint", action="store_true", help="文章の検査を省く"
+    )
     args = parser.parse_args(argv)
     path = Path(args.chapter)
     if not (root / path).exists():
@@ -61,7 +69,14 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     (out / "_config.yml").write_text(
         yaml.safe_dump(config, allow_unicode=True)
     )
-    # 本番と同じ入口で走らせる: 失敗したセルを「章:行 (コードセル N)」で
+    # 文章の検査 (node の textlint) はビルドと並行して走らせる
+    lint: list[str] = []
+    linter = threading.Thread(
+        target=lambda: lint.extend(textlint(root / path, root)), daemon=True
+    )
+    if not args.no_textlint:
+        linter.start()
+    # 本番と同じ入口で走らせる: 警告を「章:行: 何が — 直し方」で
     # 要約し、KaTeX の node サーバも片付ける
     code = run_jupyter_book(
         root,
@@ -73,11 +88,45 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             "--path-output",
             str(out),
         ],
+        log_path=out / "build.log",
+        outdir=out / "_build",
     )
+    built = code == 0
     if code == 0:
         code = preview_slides(root / path, out / "_build")
-    print(f"\nプレビュー: {out / '_build' / 'html' / (docname + '.html')}")
+    if not args.no_textlint:
+        linter.join()
+    if lint:
+        print("\n文章の検査 (textlint) の指摘:", file=sys.stderr)
+        for line in lint:
+            print("  " + line, file=sys.stderr)
+        code = code or 1
+    if built:
+        page = out / "_build" / "html" / (docname + ".html")
+        print(f"\nプレビュー: {page}")
     return code
+
+
+def textlint(chapter: Path, root: Path = ROOT) -> list[str]:
+    """章を textlint で検査し、指摘を ``章:行:列: 何が (規則) — 直し方`` で返す。"""
+    from dlbook_tools.checks.textlint_myst import run_textlint
+
+    fix = (
+        "文を直す。誤検出なら前の行に `% textlint-disable 規則名`、"
+        "言葉なら .textlint-allowlist.yml に足す"
+    )
+    shown = []
+    for v in run_textlint([chapter]):
+        v.path = _relative(chapter, root)
+        shown.append(f"{v} — {fix}")
+    return shown
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def preview_slides(chapter: Path, build: Path) -> int:

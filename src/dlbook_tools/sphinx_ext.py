@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import filecmp
 import hashlib
 import html
 import re
@@ -172,6 +173,19 @@ def drop_thebe_assets(
             context[key] = [a for a in context[key] if not is_thebe(a)]
 
 
+def copy_if_changed(src: Path, dst: Path) -> bool:
+    """中身が違うときだけ ``src`` を ``dst`` に写し、写したかを返す。
+
+    ビルドのたびに同じファイルを書き直すと、``make serve`` の監視が
+    それを「変更」と見て、次の再ビルドを始めてしまう。
+    """
+    if dst.exists() and filecmp.cmp(src, dst, shallow=False):
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+    return True
+
+
 def add_katex_assets(app: Sphinx) -> None:
     """npm の katex パッケージから CSS とフォントを _static に取り込む。"""
     if app.builder.format != "html":
@@ -184,11 +198,10 @@ def add_katex_assets(app: Sphinx) -> None:
         )
     root = Path(app.outdir).parent / ".dlbook_static"
     static = root / "katex"
-    (static / "fonts").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(dist / "katex.min.css", static / "katex.min.css")
+    copy_if_changed(dist / "katex.min.css", static / "katex.min.css")
     for font in (dist / "fonts").glob("*.woff2"):
-        shutil.copy2(font, static / "fonts" / font.name)
-    shutil.copy2(
+        copy_if_changed(font, static / "fonts" / font.name)
+    copy_if_changed(
         Path(__file__).with_name("static") / "dlbook.css", root / "dlbook.css"
     )
     if str(root) not in app.config.html_static_path:
@@ -340,6 +353,9 @@ class DlbookLiteralInclude(LiteralInclude):
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    # 警告の要約 (ファイル:行: 何が — 直し方) と二重の図の検査
+    app.setup_extension("dlbook_tools.summary")
+    app.setup_extension("dlbook_tools.figcheck")
     app.add_config_value("dlbook_chapter_offset", 3, "env")
     app.add_config_value("dlbook_src_dir", "src/dlbook", "env")
     app.add_transform(JoinJapaneseLines)
