@@ -1,0 +1,47 @@
+"""章のページの重さと、ページの部品の数 (構築済みサイトを Chromium で開く)。
+
+- 章を空のキャッシュで開いたときの転送量は、図 (画像) を除いて 450 KiB 以下
+  (gzip で配信。``make bench`` の表と同じ測り方: ``benchmarks.run.page_weight``)
+- 検索窓は 1 ページに 1 つ (テーマの既定ではヘッダーとサイドバーに 2 つ出る)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from benchmarks.run import PAGE_WEIGHT_TARGET, page_weight
+
+from dlbook_tools.checks import site
+
+pytestmark = pytest.mark.site
+
+
+def test_chapter_pages_stay_light(built_site: Path) -> None:
+    weights = page_weight(built_site)
+    assert len(weights) >= 3, weights.keys()
+    heavy = {
+        rel: f"{w['without_images'] / 1024:.0f} KiB"
+        for rel, w in weights.items()
+        if w["without_images"] > PAGE_WEIGHT_TARGET
+    }
+    assert not heavy, (
+        f"図を除いて {PAGE_WEIGHT_TARGET // 1024} KiB を超える: {heavy}"
+    )
+    for rel, w in weights.items():
+        assert w.get("js", 0) < 150 * 1024, f"{rel}: JS {w.get('js')} バイト"
+
+
+def test_one_search_box_per_page(
+    built_site: Path, site_url: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    counts = {}
+    try:
+        for rel in site.pages(built_site):
+            page.goto(f"{site_url}/{rel}", wait_until="networkidle")
+            counts[rel] = page.locator(".search-button-field:visible").count()
+    finally:
+        page.close()
+    assert set(counts.values()) == {1}, counts
