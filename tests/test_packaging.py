@@ -105,3 +105,23 @@ def test_wheel_holds_only_the_reader_package(tmp_path: Path) -> None:
     )
     assert b"License-Expression: MIT" in meta
     assert any(n.endswith("licenses/LICENSE") for n in names)
+
+
+def test_release_attaches_the_wheel() -> None:
+    """release.yml が wheel を dist/ (リリースに添付し SHA256SUMS に入る) に作る。"""
+    import yaml
+
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "release.yml").read_text("utf-8")
+    )
+    steps = workflow["jobs"]["package"]["steps"]
+    runs = [str(s.get("run", "")) for s in steps]
+    build = next(i for i, r in enumerate(runs) if "pip wheel" in r)
+    assert "--no-deps --wheel-dir dist ./repo" in runs[build]
+    checkout = next(
+        i for i, s in enumerate(steps) if "checkout" in str(s.get("uses"))
+    )
+    assert steps[checkout]["with"]["path"] == "repo"
+    assert checkout < build
+    collect = next(i for i, r in enumerate(runs) if "SHA256SUMS" in r)
+    assert build < collect
