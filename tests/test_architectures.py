@@ -107,6 +107,50 @@ class TestDeepCnn:
         blocks = [m for m in net if isinstance(m, arch.ConvBlock)]
         assert len(blocks) == 2 and all(b.residual for b in blocks)
 
+    def test_norm_puts_bn_after_each_conv(self) -> None:
+        """norm=True は conv → BN → ReLU → conv → BN → (+x) → ReLU。"""
+        torch.manual_seed(0)
+        block = arch.ConvBlock(4, residual=True, norm=True).double().eval()
+        assert (
+            isinstance(block.bn1, nn.BatchNorm2d) and block.conv1.bias is None
+        )
+        with (
+            torch.no_grad()
+        ):  # 移動平均を 0 以外にして、BN が本当に使われることを見る
+            for bn in (block.bn1, block.bn2):
+                bn.running_mean.uniform_(-1, 1)
+                bn.running_var.uniform_(0.5, 2)
+        x = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+        with torch.no_grad():
+            f = block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x)))))
+            torch.testing.assert_close(block(x), torch.relu(f + x))
+        net = arch.deep_cnn(2, residual=False, norm=True)
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == 5
+
+    def test_relu_after_the_sum_gates_the_shortcut(self) -> None:
+        """ReLU(F(x)+x) では z<=0 の要素で近道の勾配も 0、前活性化では常に通る。"""
+        torch.manual_seed(0)
+        post = arch.ConvBlock(3, residual=True).double()
+        x = torch.randn(1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+        z = post.conv2(torch.relu(post.conv1(x))) + x
+        post(x).sum().backward()
+        # F の重みを 0 にすれば勾配は近道だけ: 1[z > 0]
+        with torch.no_grad():
+            for m in (post.conv1, post.conv2):
+                m.weight.zero_()
+                m.bias.zero_()
+        x.grad = None
+        post(x).sum().backward()
+        assert x.grad is not None
+        torch.testing.assert_close(x.grad, (x > 0).double())
+        assert (z <= 0).any()
+        pre = arch.PreActBlock(3).double()
+        with torch.no_grad():
+            pre.conv2.weight.zero_()  # F = 0 にすると y = x
+        x.grad = None
+        pre(x).sum().backward()
+        torch.testing.assert_close(x.grad, torch.ones_like(x))
+
     def test_unknown_model(self) -> None:
         with pytest.raises(ValueError, match="未知のモデル"):
             arch.build("lenet99")

@@ -49,7 +49,7 @@ class _Pool2d(Layer):
 
 
 class MaxPool2d(_Pool2d):
-    r"""最大値プーリング (max pooling)。
+    r"""最大プーリング (max pooling)。
 
     .. math::
         y_{n,c,i,j} = \max_{0 \le p, q < K} x_{n,c,Si+p,Sj+q}
