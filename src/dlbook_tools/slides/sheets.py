@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlbook_tools.browser import CHROMIUM, CHROMIUM_ARGS, serve_directory
+from dlbook_tools.browser import CHROMIUM, CHROMIUM_ARGS
 from dlbook_tools.pdf import FOOTER, PRINT_CSS
 
 SHEET_CSS = """
@@ -55,6 +55,7 @@ REBUILD_JS = """
       (withSolutions ? '演習問題と解答 (講師用)' : '演習問題');
   sheet.append(heading, ...parts);
   article.replaceChildren(sheet);
+  sheet.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager');
   return {title, count: document.querySelectorAll('div.exercise').length};
 }
 """
@@ -80,27 +81,20 @@ def export_sheets(
 
     counts: dict[str, int] = {}
     pages = {str(s): chapter_page(html_dir, str(s)) for s in stems}
-    with serve_directory(html_dir) as url, sync_playwright() as pw:
+    # file:// で開く (ネットワークのない名前空間でも動くように、HTTP の配信はしない)
+    with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS
         )
         context = browser.new_context()
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith((url, "data:", "blob:"))
-                else route.abort()
-            ),
-        )
+        context.route("http*://**", lambda route: route.abort())
         for stem, path in pages.items():
-            rel_page = path.relative_to(html_dir).as_posix()
             for suffix, solutions in (
                 ("exercises", False),
                 ("solutions", True),
             ):
                 page = context.new_page()
-                page.goto(f"{url}/{rel_page}", wait_until="networkidle")
+                page.goto(path.resolve().as_uri(), wait_until="load")
                 info = page.evaluate(REBUILD_JS, solutions)
                 if not info["count"]:
                     page.close()
