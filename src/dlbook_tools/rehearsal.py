@@ -39,6 +39,8 @@ from dlbook_tools.build import _code_cells, run_jupyter_book
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCALE = 0.01
+#: リハーサルのセルごとの時間制限 (秒)
+CELL_TIMEOUT = 1200
 #: ダウンロードを確実に失敗させるプロキシ (discard ポート、誰も待ち受けない)
 DEAD_PROXY = "http://127.0.0.1:9"
 STARTUP = """\
@@ -280,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse_cache:
         shutil.rmtree(cache, ignore_errors=True)
     cfg["execute"]["cache"] = str(cache)
+    # この 2 コアの CPU では、GPU なら数秒のセル (Faster R-CNN の推論、
+    # ResNet-18 の転移) が本番の 300 秒を超えうる。確かめるのは通るかどうか
+    cfg["execute"]["timeout"] = max(cfg["execute"]["timeout"], CELL_TIMEOUT)
     (out / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     code = run_jupyter_book(
         ROOT,
