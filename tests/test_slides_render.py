@@ -553,3 +553,20 @@ def test_notes_check_finds_a_slide_without_notes(
     missing = content_slides_without_notes(out, "ch07_demo")
     assert "ch07_demo 7: 活性化関数" in missing
     assert not any("この章のねらい" in m for m in missing)
+
+
+def test_preview_builds_the_chapter_slides_where_the_page_links(
+    tmp_path: Path,
+) -> None:
+    """make preview の後半: プレビューの実行結果からその章のスライドを作り、
+    章のページのリンク (``html/slides/<章>.html``) が指す所に置く。"""
+    from dlbook_tools.preview import preview_slides
+
+    build = tmp_path / "_build"
+    shutil.copytree(FIXTURES / "jupyter_execute", build / "jupyter_execute")
+    shutil.copy(FIXTURES / "dlbook-numbers.json", build)
+    (build / "html").mkdir()
+    assert preview_slides(FIXTURES / "book" / "ch07_demo.md", build) == 0
+    deck = build / "html" / "slides" / "ch07_demo.html"
+    assert deck.exists() and (build / "slides" / "ch07_demo.md").exists()
+    assert (build / "html" / "slides" / "ch07_demo.notes.txt").exists()
