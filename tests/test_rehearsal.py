@@ -87,3 +87,18 @@ def test_bad_scale_stops_before_fabricating(
     with pytest.raises(ValueError, match="DLBOOK_REHEARSAL_SCALE"):
         rehearsal.main(["--scale", "0", "--out", str(tmp_path)])
     assert not (tmp_path / "inputs").exists()
+
+
+def test_glued_nan_is_found(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "ch06_cnn.html").write_text(
+        '<p>正解率は <span class="pasted-text">97.5</span>% で、'
+        '段階的な解凍が <span class="pasted-text">nan</span>% だった。</p>'
+        '<p>名前 <span class="pasted-text">Financial</span></p>'
+    )
+    (book / "index.html").write_text('<span class="pasted-text">nan</span>')
+    found = rehearsal.glued_nan(tmp_path)
+    assert len(found) == 1
+    assert found[0].startswith("book/ch06_cnn.html: ")
+    assert "段階的な解凍が 【nan】% だった" in found[0]

@@ -245,6 +245,36 @@ def drill_gpu_branches(chapter: Path | None = None) -> dict[str, object]:
     }
 
 
+# ---------------------------------------------------------------- 本文の検査
+PASTED = re.compile(r'<span class="pasted-text">([^<]*)</span>')
+NOT_A_NUMBER = re.compile(r"(?<![A-Za-z])nan(?![A-Za-z])", re.I)
+
+
+def glued_nan(html: Path) -> list[str]:
+    """ビルドした章の本文に glue された ``nan`` (測らなかった値) を探す。
+
+    full でだけ測らない量を ``nan`` で glue すると、本文に「nan%」と出る。
+    偽のデータでも本物でも同じ道を通るので、リハーサルで見つかる。
+
+    Returns:
+        ``"book/ch06_cnn.html: …前後の文…"`` の形の一覧。
+    """
+    found = []
+    for page in sorted((html / "book").glob("ch*.html")):
+        text = page.read_text(encoding="utf-8")
+        for m in PASTED.finditer(text):
+            if NOT_A_NUMBER.search(m.group(1)):
+                before = re.sub(
+                    r"<[^>]+>", "", text[max(0, m.start() - 300) : m.start()]
+                )
+                after = re.sub(r"<[^>]+>", "", text[m.end() : m.end() + 200])
+                context = f"{before[-40:]}【{m.group(1)}】{after[:30]}"
+                found.append(
+                    f"{page.relative_to(html)}: {' '.join(context.split())}"
+                )
+    return found
+
+
 # ---------------------------------------------------------------- 実行
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -296,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
 
+    nan_texts = glued_nan(out / "_build" / "html") if code == 0 else []
+    for item in nan_texts:
+        print(f"[rehearsal] 本文に nan: {item}", file=sys.stderr)
     elapsed = time.perf_counter() - start
     status = "成功" if code == 0 else "失敗"
     print(
