@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
 import yaml
 
 from dlbook_tools.slides.deck import Deck, build_deck, describe_overrides
+from dlbook_tools.slides.editable import export_rendered
 from dlbook_tools.slides.export import (
     copy_katex_fonts,
     publish,
@@ -54,6 +56,20 @@ def chapters_from_toc(root: Path = ROOT) -> list[Path]:
     ]
 
 
+def _sheets(
+    html_dir: Path, stems: list[Path], out_dir: Path, result: dict
+) -> None:
+    """演習シート (別のスレッドで。失敗は ``result["error"]`` に)。"""
+    from dlbook_tools.slides.sheets import export_sheets
+
+    started = time.perf_counter()
+    try:
+        export_sheets(html_dir, stems, out_dir)
+    except (Exception, SystemExit) as exc:
+        result["error"] = str(exc)
+    result["sheets"] = time.perf_counter() - started
+
+
 def build(
     chapters: list[Path],
     formats: list[str],
@@ -95,22 +111,33 @@ def build(
     if "notes" in formats:
         for d in decks:
             write_notes(d.markdown)
-    times = run_marp([d.markdown for d in decks], formats, out_dir, themes)
-    if {"editable", "handout"} & set(formats):
-        from dlbook_tools.slides.editable import export_rendered
-
-        t0 = time.perf_counter()
-        export_rendered([d.markdown for d in decks], formats)
-        times["editable+handout"] = time.perf_counter() - t0
-    if "sheets" in formats:
-        from dlbook_tools.slides.sheets import export_sheets
-
-        t0 = time.perf_counter()
+    mds = [d.markdown for d in decks]
+    sheets: dict[str, float] = {}
+    thread = None
+    if "sheets" in formats:  # 本の HTML だけを使うので、Marp と並行に作る
         html_dir = html_dir or (
             site_dir.parent if site_dir else ROOT / "_build" / "html"
         )
-        export_sheets(html_dir, [Path(d.name) for d in decks], out_dir)
-        times["sheets"] = time.perf_counter() - t0
+        thread = threading.Thread(
+            target=_sheets,
+            args=(html_dir, [Path(d.name) for d in decks], out_dir, sheets),
+        )
+        thread.start()
+    rendered = sorted({"editable", "handout"} & set(formats))
+    try:
+        times = run_marp(
+            mds,
+            formats,
+            out_dir,
+            themes,
+            (lambda: export_rendered(mds, rendered)) if rendered else None,
+        )
+    finally:
+        if thread is not None:
+            thread.join()
+    if "error" in sheets:
+        raise SystemExit(f"演習シートを作れませんでした: {sheets['error']}")
+    times.update({k: v for k, v in sheets.items() if k != "error"})
     total = time.perf_counter() - started
     for d in decks:
         for w in d.warnings:
@@ -178,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if {"editable", "handout"} & set(formats) and "html" not in formats:
+        formats.append(
+            "html"
+        )  # 編集用 PPTX と配布資料は HTML のデッキから作る
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         parser.error(

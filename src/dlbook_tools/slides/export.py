@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dlbook_tools.slides.model import ROOT, SLIDES_DIR
@@ -75,8 +76,12 @@ def run_marp(
     formats: list[str],
     out_dir: Path,
     themes: list[Path] | None = None,
+    after_html: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    """marp を形式ごとに 1 回ずつ (全デッキまとめて) 並行に走らせる。"""
+    """marp を形式ごとに 1 回ずつ (全デッキまとめて) 並行に走らせる。
+
+    ``after_html`` は HTML ができたところで (PDF・PPTX の書き出しと並行に) 呼ぶ。
+    """
     theme_set = [SLIDES_DIR / "theme" / "dlbook.css", *(themes or [])]
     base = [
         *marp_command(),
@@ -104,11 +109,17 @@ def run_marp(
         procs[fmt] = (proc, time.perf_counter())
     times: dict[str, float] = {}
     failed: list[str] = []
-    for fmt, (proc, started) in procs.items():
+    order = sorted(procs, key=lambda f: f != "html")  # HTML を先に待つ
+    for fmt in order:
+        proc, started = procs[fmt]
         output, _ = proc.communicate()
         times[fmt] = time.perf_counter() - started
         if proc.returncode != 0:
             failed.append(f"marp ({fmt}) が失敗しました:\n{output}")
+        elif fmt == "html" and after_html is not None:
+            t0 = time.perf_counter()
+            after_html()
+            times["editable+handout"] = time.perf_counter() - t0
     if failed:
         raise SystemExit("\n".join(failed))
     return times
