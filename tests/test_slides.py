@@ -594,3 +594,32 @@ def test_cli_prints_the_overrides_it_applied(tmp_path: Path) -> None:
         "1 枚差し替え、1 枚挿入、1 枚削除" in proc.stdout
     )
     assert (tmp_path / "out" / "ch07_demo.notes.txt").exists()
+
+
+def test_pptx_preview_reports_boxes_outside_and_overflowing_text(
+    tmp_path: Path,
+) -> None:
+    """描き戻しの検査そのものの検査: 外に出る枠・あふれる文字を見つける。"""
+    from pptx import Presentation
+    from pptx.util import Emu, Pt
+
+    from dlbook_tools.slides import pptx_preview
+
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Emu(1280 * 9525), Emu(720 * 9525)
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    px = 9525
+    ok = slide.shapes.add_textbox(64 * px, 64 * px, 600 * px, 60 * px)
+    ok.text_frame.text = "収まる文字"
+    ok.text_frame.paragraphs[0].runs[0].font.size = Pt(24)
+    outside = slide.shapes.add_textbox(1200 * px, 64 * px, 200 * px, 60 * px)
+    outside.text_frame.text = "外"
+    full = slide.shapes.add_textbox(64 * px, 300 * px, 200 * px, 40 * px)
+    full.text_frame.text = "長い文字が狭い枠に何行にもわたって入りきらない" * 3
+    full.text_frame.paragraphs[0].runs[0].font.size = Pt(24)
+    prs.save(str(tmp_path / "bad.pptx"))
+    problems = pptx_preview.render(tmp_path / "bad.pptx", tmp_path / "png")
+    assert len(problems) == 2, problems
+    assert "スライドの外に出る: '外'" in problems[0]
+    assert "文字が枠からはみ出す: '長い文字" in problems[1]
+    assert (tmp_path / "png" / "bad-01.png").exists()
