@@ -415,11 +415,13 @@ def test_numbers_come_from_the_build_not_recounted(tmp_path: Path) -> None:
     entry["figures"]["fig-ch7-activation"] = "7.9"
     entry["equations"]["eq-ch7-perceptron"] = "7.8"
     entry["sections"][1][0] = "7.5"
+    entry["kinds"] = {"fig-ch7-activation": "table"}  # 表なら「表 7.9」
     (tmp_path / "dlbook-numbers.json").write_text(json.dumps(table))
     deck = build_deck(CHAPTER, tmp_path / "out", executed, NO_OVERRIDES)
     text = deck.markdown.read_text(encoding="utf-8")
     assert "\\tag{7.8}" in text and "図 7.9　シグモイド関数" in text
     assert "7.5　パーセプトロン" in text and "7.2　パーセプトロン" not in text
+    assert "表 7.9 を参照" in text
 
 
 def test_numbers_table_out_of_date_says_how_to_fix(tmp_path: Path) -> None:

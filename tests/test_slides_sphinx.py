@@ -48,6 +48,16 @@ CHAPTER = """ニューラルネットワークの基礎
 
    2 つ目の図。
 
+.. _tab-ch4-a:
+
+.. table:: 表の題
+
+   ===  ===
+   a    b
+   ===  ===
+   1    2
+   ===  ===
+
 多層
 ----
 
@@ -121,7 +131,12 @@ def test_build_writes_the_numbers_sphinx_computed(tmp_path: Path) -> None:
     ch = table["book/ch04_nn_basics"]
     assert ch["title"] == "ニューラルネットワークの基礎"
     assert ch["sections"] == [["1.1", "パーセプトロン"], ["1.2", "多層"]]
-    assert ch["figures"] == {"fig-ch4-x": "1.1", "fig-ch4-z": "1.2"}
+    assert ch["figures"] == {
+        "fig-ch4-x": "1.1",
+        "fig-ch4-z": "1.2",
+        "tab-ch4-a": "1.1",
+    }
+    assert ch["kinds"] == {"tab-ch4-a": "table"}  # 図以外の種類
     assert ch["equations"] == {"eq-ch4-y": "1.1", "eq-ch4-z": "1.2"}
     # 本のページに出る番号と同じ
     page = (out / "book" / "ch04_nn_basics.html").read_text()

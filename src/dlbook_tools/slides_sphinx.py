@@ -130,22 +130,29 @@ def chapter_numbers(app: Sphinx, docname: str) -> dict[str, Any]:
                 )
     fignums = env.toc_fignumbers.get(docname, {})
     first = {
-        fid: _number(num)
+        fid: (_number(num), figtype)
         for figtype, ids in fignums.items()
         if figtype != "displaymath"
         for fid, num in ids.items()
     }
     # 番号は節点の最初の id に付く。ラベルは同じ節点の別の id を指すことがある
-    by_id: dict[str, str] = {}
+    by_id: dict[str, tuple[str, str]] = {}
     for node in doctree.findall(nodes.Element):
         ids = node.get("ids", [])
         if ids and ids[0] in first:
             by_id.update(dict.fromkeys(ids, first[ids[0]]))
     std = env.get_domain("std")
-    figures = {
+    labelled = {
         label: by_id[labelid]
         for label, (doc, labelid) in std.anonlabels.items()  # type: ignore[attr-defined]
         if doc == docname and labelid in by_id
+    }
+    figures = {label: num for label, (num, _) in labelled.items()}
+    # 図以外 (表・コード) の種類。スライドの {numref} が「表 4.1」と書くため
+    kinds = {
+        label: kind
+        for label, (_, kind) in labelled.items()
+        if kind != "figure"
     }
     math = env.get_domain("math")
     displaymath = fignums.get("displaymath", {})
@@ -160,6 +167,7 @@ def chapter_numbers(app: Sphinx, docname: str) -> dict[str, Any]:
         "title": title.astext() if title else "",
         "sections": sections,
         "figures": figures,
+        "kinds": kinds,
         "equations": equations,
     }
 

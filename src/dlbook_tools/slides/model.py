@@ -76,5 +76,6 @@ class Chapter:
     captions: dict[str, str]  # 図の名前 → キャプション (MyST のまま)
     labels: dict[str, str] = field(default_factory=dict)  # (label)= → 見出し
     figures: dict[str, str] = field(default_factory=dict)  # 図の名前 → 番号
+    kinds: dict[str, str] = field(default_factory=dict)  # 図以外: table など
     equations: dict[str, str] = field(default_factory=dict)  # 式 → 番号
     section_numbers: list[str] = field(default_factory=list)  # 節の番号

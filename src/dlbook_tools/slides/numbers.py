@@ -58,6 +58,7 @@ def apply_numbers(ch: Chapter, executed_dir: Path, root: Path) -> None:
             ]
         )
     ch.figures = {str(k): str(v) for k, v in entry.get("figures", {}).items()}
+    ch.kinds = {str(k): str(v) for k, v in entry.get("kinds", {}).items()}
     ch.equations = {
         str(k): str(v) for k, v in entry.get("equations", {}).items()
     }

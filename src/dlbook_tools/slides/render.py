@@ -33,6 +33,8 @@ from dlbook_tools.slides.text import (
 WIDE = 1.8  # これより横長の図は本文の下に置く (横に並べると小さすぎる)
 DENSE = 110  # 図の横の本文がこれより長ければ (全角 1 文字 = 1) 列を広げる
 STACK_TEXT = 90  # 横長の図の上の本文がこれより長ければ、図を次のページに出す
+#: {numref} の既定の書き方 (_config.yml の numfig_format と同じ)
+NUMREF_PREFIX = {"figure": "図", "table": "表", "code-block": "コード"}
 BLOCK_TOKENS = ("fence", "math_block", "math_block_label", "amsmath")
 
 
@@ -143,7 +145,10 @@ class Renderer:
                     f"{at}: 図 {target} の番号がビルドにありません"
                 )
                 return title.replace("%s", "").strip() or "図"
-            return title.replace("%s", number) if title else f"図 {number}"
+            if title:
+                return title.replace("%s", number)
+            kind = self.chapter.kinds.get(target, "figure")
+            return f"{NUMREF_PREFIX.get(kind, '図')} {number}"
         if name == "ref":
             title, target = self._ref_text(text)
             return title or self.chapter.labels.get(target, target)
