@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -29,7 +30,7 @@ def test_env_is_full_and_offline(
         / "startup"
         / "00-rehearsal.py"
     )
-    assert "register_cifar10_checksums" in startup.read_text()
+    assert "install_kernel_hooks()" in startup.read_text()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     # ダウンロードしようとすれば、待たずに失敗する
@@ -102,3 +103,61 @@ def test_glued_nan_is_found(tmp_path: Path) -> None:
     assert len(found) == 1
     assert found[0].startswith("book/ch06_cnn.html: ")
     assert "段階的な解凍が 【nan】% だった" in found[0]
+
+
+def test_kernel_hooks_record_claims_and_keep_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """主張 (assert) は記録して続け、ほかの例外はセルを失敗させる。"""
+    from IPython.core.interactiveshell import InteractiveShell
+    from torchvision.datasets import CIFAR10
+
+    from dlbook_tools import fabricate
+
+    for name in ("train_list", "test_list", "meta"):
+        monkeypatch.setattr(CIFAR10, name, getattr(CIFAR10, name))
+    fabricate.write_cifar10(tmp_path, 20, 20)
+    monkeypatch.setenv(config.DATA_ENV, str(tmp_path))
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "ast_transformers", [])
+    rehearsal.install_kernel_hooks()
+    assert CIFAR10.meta["md5"] != "5ff9c542aee3614f3951f8cda6e48888"
+    result = shell.run_cell("x = 3\nassert x > 5, '大きい'\ny = x + 1")
+    assert result.error_in_exec is None
+    assert shell.user_ns["y"] == 4  # 主張の後も実行が続く
+    err = capsys.readouterr().err
+    assert f"{rehearsal.CLAIM_MARK} 大きい (x > 5)" in err
+    result = shell.run_cell("raise ValueError('boom')")
+    assert isinstance(result.error_in_exec, ValueError)
+
+
+def test_claim_findings_name_chapter_and_line(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "ch09.md").write_text(
+        "# t\n\n```{code-cell} ipython3\nprint(1)\n```\n\n"
+        "```{code-cell} ipython3\n:tags: [remove-cell]\nassert a > b, 'A'\n```\n"
+    )
+    executed = tmp_path / "exec"
+    executed.mkdir()
+    nb = {
+        "cells": [
+            {"cell_type": "code", "source": ["print(1)"], "outputs": []},
+            {
+                "cell_type": "code",
+                "source": ["assert a > b, 'A'"],
+                "outputs": [
+                    {
+                        "output_type": "stream",
+                        "name": "stderr",
+                        "text": [f"{rehearsal.CLAIM_MARK} A (a > b)\n"],
+                    }
+                ],
+            },
+        ]
+    }
+    (executed / "ch09.ipynb").write_text(json.dumps(nb))
+    found = rehearsal.claim_findings(executed, book)
+    assert found == ["book/ch09.md:7: A (a > b)"]  # セルの開始行

@@ -23,6 +23,8 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import re
 import shutil
@@ -45,14 +47,12 @@ CELL_TIMEOUT = 1200
 DEAD_PROXY = "http://127.0.0.1:9"
 STARTUP = """\
 # リハーサルのカーネルだけが読む (dlbook_tools.rehearsal が書いた)。
-# 偽の CIFAR-10 の MD5 を torchvision の CIFAR10 に登録する。
-import os
-from pathlib import Path
+from dlbook_tools.rehearsal import install_kernel_hooks
 
-from dlbook_tools.fabricate import register_cifar10_checksums
-
-register_cifar10_checksums(Path(os.environ["DLBOOK_DATA"]))
+install_kernel_hooks()
 """
+#: 成り立たなかった主張の印 (セルの出力に書き、ビルドの後で集める)
+CLAIM_MARK = "[rehearsal] 主張が成り立たない:"
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,75 @@ def rehearsal_env(
     ):
         env[name] = DEAD_PROXY
     return env
+
+
+# ---------------------------------------------------------------- カーネル
+class _ClaimsToFindings(ast.NodeTransformer):
+    """セルの ``assert 条件, 文`` を ``_rehearsal_claim(条件, 文, "条件")`` に書き換える。"""
+
+    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+        self.generic_visit(node)
+        call = ast.Call(
+            func=ast.Name("_rehearsal_claim", ast.Load()),
+            args=[
+                node.test,
+                node.msg or ast.Constant(None),
+                ast.Constant(ast.unparse(node.test)),
+            ],
+            keywords=[],
+        )
+        return ast.copy_location(ast.Expr(call), node)
+
+
+def _rehearsal_claim(ok: object, message: object, source: str) -> None:
+    """成り立たない主張を印付きで出力に書き、実行は続ける。"""
+    if not ok:
+        print(f"{CLAIM_MARK} {message or source} ({source})", file=sys.stderr)
+
+
+def install_kernel_hooks() -> None:
+    """リハーサルのカーネルの準備 (IPython の起動ファイルから呼ぶ)。
+
+    1. 偽の CIFAR-10 の MD5 を torchvision の ``CIFAR10`` に登録する。
+    2. セルの ``assert`` (本文の主張の確認) を、失敗しても止まらない記録に
+       変える。主張はデータで決まる (「BN ありの方が高い」など) ので、偽の
+       データでは成り立たなくてよい。止めると、その後の full の分岐が
+       実行されない。成り立たなかった主張は :func:`claim_findings` が集める。
+       ``assert`` 以外の例外はそのままセルを失敗させる。
+    """
+    from IPython import get_ipython
+
+    fabricate.register_cifar10_checksums(Path(os.environ[config.DATA_ENV]))
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("IPython のカーネルの中で呼んでください")
+    shell.user_ns["_rehearsal_claim"] = _rehearsal_claim
+    shell.ast_transformers.append(_ClaimsToFindings())
+
+
+def claim_findings(executed: Path, book: Path = ROOT / "book") -> list[str]:
+    """実行済みのノートブックから、成り立たなかった主張を「章:行: 文」で集める。"""
+    found = []
+    for nb_path in sorted(executed.glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        md = book / f"{nb_path.stem}.md"
+        cells = _code_cells(md.read_text()) if md.is_file() else []
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            src = "".join(cell["source"]).strip()
+            line = next((ln for ln, body in cells if body == src), None)
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("text", ""))
+                for row in text.splitlines():
+                    if row.startswith(CLAIM_MARK):
+                        where = f"book/{md.name}" + (
+                            f":{line}" if line else ""
+                        )
+                        found.append(
+                            f"{where}: {row[len(CLAIM_MARK) :].strip()}"
+                        )
+    return found
 
 
 # ---------------------------------------------------------------- GPU の分岐
@@ -329,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     nan_texts = glued_nan(out / "_build" / "html") if code == 0 else []
     for item in nan_texts:
         print(f"[rehearsal] 本文に nan: {item}", file=sys.stderr)
+    executed = out / "_build" / "jupyter_execute" / "book"
+    for item in claim_findings(executed):
+        print(
+            f"[rehearsal] 偽のデータで成り立たなかった主張 (本番は本物の"
+            f"データで確かめる): {item}",
+            file=sys.stderr,
+        )
     elapsed = time.perf_counter() - start
     status = "成功" if code == 0 else "失敗"
     print(
