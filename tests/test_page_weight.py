@@ -45,3 +45,29 @@ def test_one_search_box_per_page(
     finally:
         page.close()
     assert set(counts.values()) == {1}, counts
+
+
+def test_one_notebook_download_per_chapter(built_site: Path) -> None:
+    """.ipynb のダウンロードは本の固定したノートブック 1 つだけ (テーマの分を出さない)。"""
+    from bs4 import BeautifulSoup
+
+    counts = {}
+    for rel in site.pages(built_site):
+        if not Path(rel).name.startswith("ch"):
+            continue
+        soup = BeautifulSoup(
+            (built_site / rel).read_text("utf-8"), "html.parser"
+        )
+        links = [
+            a["href"]
+            for a in soup.find_all("a", href=True)
+            if a["href"].endswith(".ipynb")
+            and "dlbook-colab" not in a.get("class", [])
+        ]
+        counts[rel] = links
+    assert counts
+    wrong = {rel: links for rel, links in counts.items() if len(links) != 1}
+    assert not wrong, wrong
+    assert all(
+        links[0].startswith("../notebooks/") for links in counts.values()
+    )
