@@ -10,7 +10,7 @@ STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book html slides pdf serve preview test test-unit lint rehearse-full determinism lock bench clean distclean
+.PHONY: help setup book html slides pdf serve preview check test test-unit lint rehearse-full determinism lock bench clean distclean
 
 help: ## このヘルプ (this help)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ lint: setup ## ruff・mypy・ワークフローと文章の検査 (linters)
 
 rehearse-full: setup ## 公開ビルド (full) の予行演習: 偽のデータ・重みで全章を CPU で実行 (_build/rehearsal)
 	$(BIN)/python -m dlbook_tools.rehearsal
+
+check: setup ## コミット前の検査: lint + 変えた章のプレビュー + その単体テスト (CH= で章を指定)
+	$(BIN)/python -m dlbook_tools.check $(if $(CH),--chapter $(CH))
 
 determinism: setup ## 全章を新しいカーネルで再実行し、ビルドと同じ数値になるか確かめる
 	$(BIN)/python -m dlbook_tools.checks.determinism --all

@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
                 "caption": "プレビュー",
                 "numbered": True,
                 "chapters": [{"file": docname}],
-            }
+            },
+            # 付録 (用語集・記法・ビルド状況) は小さく実行もないので含める:
+            # 章の {doc}`notation` などの参照が本番と同じに解決される
+            *[part for part in toc["parts"] if not part.get("numbered")],
         ],
     }
     (out / "_toc.yml").write_text(
