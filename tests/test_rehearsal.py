@@ -40,6 +40,7 @@ def test_env_is_full_and_offline(
         )
 
 
+@pytest.mark.slow  # 乱数の重み 2 つ (約 210 MB) を書く
 def test_fabricate_inputs(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     (inputs / "stale").mkdir(parents=True)
