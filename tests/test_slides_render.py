@@ -570,3 +570,40 @@ def test_preview_builds_the_chapter_slides_where_the_page_links(
     deck = build / "html" / "slides" / "ch07_demo.html"
     assert deck.exists() and (build / "slides" / "ch07_demo.md").exists()
     assert (build / "html" / "slides" / "ch07_demo.notes.txt").exists()
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="400" '
+    'viewBox="0 0 600 400"><rect x="10" y="10" width="580" height="380" '
+    'fill="#dbeafe"/><circle cx="300" cy="200" r="120" fill="#1d4ed8"/></svg>'
+)
+
+
+def test_editable_pptx_places_svg_figures_as_pictures(tmp_path: Path) -> None:
+    """概念図 (SVG の glue) は python-pptx が読めないので、ブラウザが描いた画像を置く。"""
+    from pptx import Presentation
+
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, fixtures)
+    sidecar = fixtures / "jupyter_execute" / "ch07_demo.glue.json"
+    glue = json.loads(sidecar.read_text(encoding="utf-8"))
+    glue["fig-ch7-activation"]["data"] = {
+        "image/svg+xml": SVG,
+        "text/plain": "<Figure>",
+    }
+    sidecar.write_text(json.dumps(glue), encoding="utf-8")
+    out = tmp_path / "out"
+    manifest = _build(
+        out,
+        [fixtures / "book" / "ch07_demo.md"],
+        fixtures / "jupyter_execute",
+        tmp_path / "no-overrides",
+        "md,html,editable",
+    )
+    assert (out / "ch07_demo" / "fig-ch7-activation.svg").exists()
+    check_editable(out, "ch07_demo", manifest["ch07_demo"]["slides"])
+    deck = Presentation(str(out / "ch07_demo.editable.pptx"))
+    figure_slide = deck.slides[5]  # 活性化関数 (本文 + 図)
+    assert figure_slide.shapes.title.text_frame.text == "活性化関数"
+    pictures = [s for s in figure_slide.shapes if s.shape_type == 13]
+    assert len(pictures) == 1 and pictures[0].image.content_type == "image/png"

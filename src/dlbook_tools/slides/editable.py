@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -190,22 +191,28 @@ def _image_file(src: str, deck_dir: Path) -> Path | None:
     return None
 
 
+#: python-pptx がそのまま置ける画像。SVG などはブラウザが描いた画像を置く
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
 def add_slide(
     prs: Any,
     info: dict[str, Any],
     notes: str,
-    shot: bytes,
     deck_dir: Path,
-    math_shots: list[bytes],
+    shoot: Callable[[dict[str, float]], bytes],
 ) -> None:
-    """ブラウザで集めた 1 枚ぶんの要素を PPTX のスライドにする。"""
+    """ブラウザで集めた 1 枚ぶんの要素を PPTX のスライドにする。
+
+    ``shoot(box)`` はスライドのその範囲をブラウザで撮った PNG
+    (別行立ての数式と、SVG の図に使う)。
+    """
     from pptx.enum.text import PP_ALIGN
     from pptx.util import Pt
 
     layout = prs.slide_layouts[5]  # タイトルのみ
     slide = prs.slides.add_slide(layout)
     title_shape = slide.shapes.title
-    maths = iter(math_shots)
     has_title = False
     for item in info["items"]:
         kind, box = item["type"], item.get("box", {})
@@ -294,26 +301,23 @@ def add_slide(
                     for p in cell.text_frame.paragraphs:
                         for run in p.runs:
                             _style_run(run, {**item["style"], "color": ""})
-        elif kind == "math":
-            data = next(maths, None)
-            if data:
-                slide.shapes.add_picture(
-                    io.BytesIO(data),
-                    _emu(box["x"]),
-                    _emu(box["y"]),
-                    _emu(box["w"]),
-                    _emu(box["h"]),
-                )
-        elif kind == "image":
-            path = _image_file(item["src"], deck_dir)
-            if path and path.exists():
-                slide.shapes.add_picture(
-                    str(path),
-                    _emu(box["x"]),
-                    _emu(box["y"]),
-                    _emu(box["w"]),
-                    _emu(box["h"]),
-                )
+        elif kind in ("math", "image"):
+            path = _image_file(item.get("src", ""), deck_dir)
+            picture: Any = (
+                str(path)
+                if kind == "image"
+                and path is not None
+                and path.suffix.lower() in PICTURE_SUFFIXES
+                and path.exists()
+                else io.BytesIO(shoot(box))
+            )
+            slide.shapes.add_picture(
+                picture,
+                _emu(box["x"]),
+                _emu(box["y"]),
+                _emu(box["w"]),
+                _emu(box["h"]),
+            )
     if (
         not has_title
     ):  # 題のないページ (ありえないが、空のプレースホルダは残さない)
@@ -374,6 +378,19 @@ def handout_html(
     )
 
 
+def _shooter(page: Any) -> Callable[[dict[str, float]], bytes]:
+    def shoot(box: dict[str, float]) -> bytes:
+        clip = {
+            "x": box["x"],
+            "y": box["y"],
+            "width": box["w"],
+            "height": box["h"],
+        }
+        return bytes(page.screenshot(clip=clip))
+
+    return shoot
+
+
 def export_rendered(decks: list[Path], formats: list[str]) -> None:
     """HTML のデッキ (``<章>.html``) を描き、編集できる PPTX と配布資料を書く。"""
     from playwright.sync_api import sync_playwright
@@ -389,8 +406,10 @@ def export_rendered(decks: list[Path], formats: list[str]) -> None:
                 md.with_suffix(".pages.json").read_text(encoding="utf-8")
             )
             width, height = SIZES[meta.get("size", "16:9")]
+            # 数式と SVG の図は 2 倍の解像度で撮る (配布資料の画像は等倍)
             context = browser.new_context(
-                viewport={"width": width, "height": height}
+                viewport={"width": width, "height": height},
+                device_scale_factor=2,
             )
             context.route("http*://**", lambda route: route.abort())
             page = context.new_page()
@@ -417,28 +436,14 @@ def export_rendered(decks: list[Path], formats: list[str]) -> None:
                     timeout=10000,
                 )
                 info = page.evaluate(COLLECT_JS, index)
-                maths = [
-                    page.screenshot(
-                        clip={
-                            "x": it["box"]["x"],
-                            "y": it["box"]["y"],
-                            "width": it["box"]["w"],
-                            "height": it["box"]["h"],
-                        }
-                    )
-                    for it in info["items"]
-                    if it["type"] == "math"
-                    and it["box"]["w"] > 0
-                    and it["box"]["h"] > 0
-                ]
                 shot = (
-                    page.screenshot(type="jpeg", quality=80)
+                    page.screenshot(type="jpeg", quality=80, scale="css")
                     if "handout" in formats
                     else b""
                 )
                 if "editable" in formats:
                     add_slide(
-                        prs, info, pinfo["notes"], shot, md.parent, maths
+                        prs, info, pinfo["notes"], md.parent, _shooter(page)
                     )
                 shots.append((shot, pinfo["notes"]))
             if "editable" in formats:
