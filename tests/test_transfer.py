@@ -173,3 +173,37 @@ class TestDigitsTransfer:
             assert len(values) == 1 and 0.0 <= values[0] <= 1.0
         pretrain_accuracy: Any = result["pretrain_accuracy"]
         assert pretrain_accuracy > 0.9
+
+
+# ------------------------------------------------ 生成したカラー画像での転移
+from dlbook import transfer as _tr  # noqa: E402
+
+
+def test_color_cnn_blocks_and_shape() -> None:
+    m = _tr.ColorCNN(5)
+    assert m(torch.zeros(2, 3, 16, 16)).shape == (2, 5)
+    blocks = _tr.conv_blocks(m)
+    assert len(blocks) == 3
+    assert all(isinstance(b[0], torch.nn.Conv2d) for b in blocks)
+
+
+def test_train_staged_never_touches_the_first_block() -> None:
+    torch.manual_seed(0)
+    m = _tr.ColorCNN(3)
+    w0 = m.features[0].weight.detach().clone()
+    w2 = m.features[8].weight.detach().clone()
+    X, y = torch.rand(12, 3, 16, 16), torch.arange(12) % 3
+    _tr.train_staged(m, X, y, steps=6, n_stages=3, lr=1e-2, seed=0)
+    torch.testing.assert_close(m.features[0].weight, w0)  # 解凍されない
+    assert not torch.equal(m.features[8].weight, w2)  # 最後のブロックは動く
+
+
+def test_pick_per_class_and_split() -> None:
+    y = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 2])
+    idx = _tr.pick_per_class(y, 2, np.random.default_rng(0))
+    assert torch.bincount(y[idx]).tolist() == [2, 2, 2]
+    split = _tr.shapes_split(seed=0, n_train=60, n_test=40)
+    for key in ("source", "target_pool"):
+        X, lab = split[key]
+        assert X.shape[1:] == (3, 16, 16)
+        assert set(lab.tolist()) <= set(range(5))

@@ -80,14 +80,17 @@ def to_torch(net: Sequential) -> nn.Sequential:
     """
     modules: list[nn.Module] = []
     for layer in net.layers:
+        m: nn.Module
         if isinstance(layer, Conv2d):
             W, b = layer.params["W"], layer.params["b"]
             FN, C, FH, _ = W.shape
-            m = nn.Conv2d(C, FN, FH, stride=layer.stride, padding=layer.pad)
-            m = m.double()
+            conv = nn.Conv2d(C, FN, FH, stride=layer.stride, padding=layer.pad)
+            conv = conv.double()
+            assert conv.bias is not None
             with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(W))
-                m.bias.copy_(torch.from_numpy(b))
+                conv.weight.copy_(torch.from_numpy(W))
+                conv.bias.copy_(torch.from_numpy(b))
+            m = conv
         elif isinstance(layer, ReLU):
             m = nn.ReLU()
         elif isinstance(layer, MaxPool2d):
@@ -96,10 +99,11 @@ def to_torch(net: Sequential) -> nn.Sequential:
             m = nn.Flatten()
         elif isinstance(layer, Affine):
             W, b = layer.params["W"], layer.params["b"]
-            m = nn.Linear(*W.shape).double()
+            fc = nn.Linear(*W.shape).double()
             with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(W.T))
-                m.bias.copy_(torch.from_numpy(b))
+                fc.weight.copy_(torch.from_numpy(W.T))
+                fc.bias.copy_(torch.from_numpy(b))
+            m = fc
         else:
             raise TypeError(f"to_torch が知らない層: {layer!r}")
         modules.append(m)
