@@ -118,3 +118,22 @@ def test_no_outputs_anywhere_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit, match="出力がなく"):
         determinism.check_chapter("ch09_demo", executed, tmp_path / "none")
+
+
+def test_glue_with_display_false_is_compared() -> None:
+    """display=False の glue は MIME に前置きが付く。それも比べる。"""
+
+    def nb(value: str) -> dict:
+        prefix = "application/papermill.record/"
+        out = {
+            "output_type": "display_data",
+            "metadata": {
+                "scrapbook": {"name": "ch4-x", "mime_prefix": prefix}
+            },
+            "data": {prefix + "text/plain": value},
+        }
+        return {"cells": [{"cell_type": "code", "outputs": [out]}]}
+
+    snap = determinism.snapshot
+    assert snap(nb("0.11")).glue == {"ch4-x": "0.11"}
+    assert determinism.compare(snap(nb("0.11")), snap(nb("0.14")))

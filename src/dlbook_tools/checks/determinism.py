@@ -89,11 +89,18 @@ def snapshot(nb: dict[str, Any]) -> Snapshot:
         texts = []
         streams: dict[str, str] = {}  # 流れ (stdout/stderr) ごとにつなげる
         for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            scrap = out.get("metadata", {}).get("scrapbook", {})
+            name = scrap.get("name")
             data = out.get("data", {})
             if name is not None:
-                if not TIMING_KEY.search(name) and "text/plain" in data:
-                    snap.glue[name] = normalise(_text(data["text/plain"]))
+                # glue(..., display=False) の値は "application/papermill.record/"
+                # を前に付けた MIME で入る (本文に出る値はほぼすべてこれ)
+                plain = data.get(
+                    "text/plain",
+                    data.get(scrap.get("mime_prefix", "") + "text/plain"),
+                )
+                if not TIMING_KEY.search(name) and plain is not None:
+                    snap.glue[name] = normalise(_text(plain))
                 continue
             if out["output_type"] == "stream":
                 # ビルド (nb_merge_streams) は流れを最初の出力にまとめるが、残りの
