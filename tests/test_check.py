@@ -74,3 +74,7 @@ def test_changed_files_include_untracked(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("changed\n")
     (tmp_path / "new.md").write_text("new\n")
     assert changed_files(tmp_path) == ["a.md", "new.md"]
+
+
+def test_outside_git_nothing_counts_as_changed(tmp_path: Path) -> None:
+    assert changed_files(tmp_path) == []

@@ -60,9 +60,12 @@ def changed_files(root: Path = ROOT) -> list[str]:
         ).stdout
         return [line for line in out.splitlines() if line]
 
-    files = git("diff", "--name-only", "HEAD") + git(
-        "ls-files", "--others", "--exclude-standard"
-    )
+    try:
+        files = git("diff", "--name-only", "HEAD") + git(
+            "ls-files", "--others", "--exclude-standard"
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return []  # git の外 (書き出した写しなど): CH= で章を指定する
     return sorted(set(files))
 
 
