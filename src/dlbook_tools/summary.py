@@ -221,10 +221,14 @@ def summarize(
     return sorted(kept, key=lambda p: order.get(p.kind, 1))
 
 
-def format_summary(problems: list[Problem], log: str = "") -> str:
-    """「ビルド失敗」の見出しと要約の行。"""
+def format_summary(
+    problems: list[Problem],
+    log: str = "",
+    title: str = "ビルド失敗 (build failed)",
+) -> str:
+    """見出し (既定は「ビルド失敗」) と要約の行。"""
     bar = "=" * 70
-    lines = [bar, f"ビルド失敗 (build failed): {len(problems)} 件"]
+    lines = [bar, f"{title}: {len(problems)} 件"]
     lines += ["  " + str(p) for p in problems]
     if log:
         lines.append(f"完全なログ (full log): {log}")
@@ -350,7 +354,8 @@ def write_summary(app: Sphinx, exception: Exception | None) -> None:
     )
     if app.config.dlbook_print_summary and collector.warnings:
         problems = summarize(collector.warnings, Path(app.srcdir), labels)
-        print("\n" + format_summary(problems), file=sys.stderr, flush=True)
+        text = format_summary(problems, title="警告の要約 (warnings)")
+        print("\n" + text, file=sys.stderr, flush=True)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
