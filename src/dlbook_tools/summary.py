@@ -337,7 +337,9 @@ def start_collecting(app: Sphinx) -> None:
 
 def write_summary(app: Sphinx, exception: Exception | None) -> None:
     """警告の記録を JSON に書き、``dlbook_print_summary`` なら要約も出す。"""
-    collector: _Collector = app.dlbook_collector  # type: ignore[attr-defined]
+    collector: _Collector | None = getattr(app, "dlbook_collector", None)
+    if collector is None:  # builder-inited の前に止まった
+        return
     logging.getLogger("sphinx").removeHandler(collector)
     out = Path(app.outdir).parent
     out.mkdir(parents=True, exist_ok=True)
