@@ -3,13 +3,14 @@
 用語集の表の列は「日本語 | 英語 | 初出 | 使わない表記」。
 「使わない表記」(「、」区切り) が章のどこかに現れたら指摘する。
 
-同じ表から textlint の prh 辞書 (``.textlint-prh.yml``) も作る。``.textlintrc.json``
-が読むので、``npx textlint --fix book/ch04_nn_basics.md`` が使わない表記を直す。
+同じ表から textlint の prh 辞書 (``.textlint-prh.yml``、リポジトリには入れない) も作る。
+``.textlintrc.json`` が読むので、``make lint`` (textlint_myst が毎回作り直す) か
+``--prh`` の後なら ``npx textlint --fix book/ch04_nn_basics.md`` が使わない表記を直す。
 
 使い方::
 
     python -m dlbook_tools.checks.glossary        # 表記ゆれと、英語のかっこ書きの有無
-    python -m dlbook_tools.checks.glossary --prh  # 用語集から .textlint-prh.yml を作り直す
+    python -m dlbook_tools.checks.glossary --prh  # 用語集から .textlint-prh.yml を作る
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def missing_gloss(terms: list[Term], root: Path = ROOT) -> list[Term]:
 def prh_yaml(terms: list[Term]) -> str:
     """prh の辞書 (YAML): 使わない表記を用語集の表記に直す規則。"""
     lines = [
-        "# book/glossary.md から作った。手で直さない:",
+        "# book/glossary.md から作った (git には入れない)。手で直さない:",
         "#   python -m dlbook_tools.checks.glossary --prh",
         "version: 1",
         "rules:",
@@ -133,10 +134,17 @@ def prh_yaml(terms: list[Term]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_prh(path: Path = PRH, glossary: Path = GLOSSARY) -> Path:
+    """用語集から prh 辞書を書く (中身が同じなら書かない)。"""
+    text = prh_yaml(parse_glossary(glossary))
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def main() -> int:
     if sys.argv[1:] == ["--prh"]:
-        PRH.write_text(prh_yaml(parse_glossary()), encoding="utf-8")
-        print(f"{PRH.relative_to(ROOT)} を書いた")
+        print(f"{write_prh().relative_to(ROOT)} を書いた")
         return 0
     terms = parse_glossary()
     findings = find_variants(terms, chapters())

@@ -45,6 +45,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlbook_tools.checks import glossary
+
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / ".textlintrc.json"
 TEXTLINT = ROOT / "node_modules" / ".bin" / "textlint"
@@ -301,6 +303,7 @@ def run_textlint(paths: list[Path], root: Path = ROOT) -> list[Violation]:
         raise SystemExit(
             f"textlint がありません: {TEXTLINT} (make setup で入ります)"
         )
+    glossary.write_prh()  # .textlintrc.json が読む prh 辞書を用語集から作る
     masks: dict[str, tuple[str, list[MaskedLine]]] = {}
     with tempfile.TemporaryDirectory(prefix="dlbook-textlint-") as tmp:
         shadows = []
