@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from dlbook_tools.checks.determinism import rerun, snapshot
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,19 +90,56 @@ def perturbed(md: str) -> str:
     return "".join(lines)
 
 
-def _execute(md: str, path: Path) -> dict[str, Any]:
+def _notebook(md: str, path: Path) -> dict[str, Any]:
     from myst_nb.core.read import read_myst_markdown_notebook
 
-    nb = read_myst_markdown_notebook(md, path=path)
-    return rerun(dict(nb), cwd=path.parent)
+    return dict(read_myst_markdown_notebook(md, path=path))
 
 
-def check_section_seeds(chapter: Path) -> list[str]:
-    """章と、各節の前に乱数を引くセルを足した写しを実行し、違いを返す。"""
+def _execute(md: str, path: Path) -> dict[str, Any]:
+    return rerun(_notebook(md, path), cwd=path.parent)
+
+
+def _code(nb: dict[str, Any]) -> list[str]:
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    ]
+
+
+def built_baseline(
+    chapter: Path, executed: Path, cache: Path
+) -> dict[str, Any] | None:
+    """ビルドが実行した章 (出力は実行キャッシュから補う)。章と同じなら返す。
+
+    コードセルが今の章と 1 つでも違えば (ビルドが古い) None。
+    """
+    from dlbook_tools.notebooks import has_outputs, merge_cached_outputs
+
+    path = executed / f"{chapter.stem}.ipynb"
+    if not path.is_file():
+        return None
+    nb = merge_cached_outputs(
+        nbformat.reads(path.read_text("utf-8"), 4), cache
+    )
+    md = chapter.read_text(encoding="utf-8")
+    if not has_outputs(nb) or _code(nb) != _code(_notebook(md, chapter)):
+        return None
+    return dict(nb)
+
+
+def check_section_seeds(
+    chapter: Path, baseline: dict[str, Any] | None = None
+) -> list[str]:
+    """章と、各節の前に乱数を引くセルを足した写しを実行し、違いを返す。
+
+    ``baseline`` (ビルドが実行した同じ章) があれば、元の章は実行し直さない。
+    """
     md = chapter.read_text(encoding="utf-8")
     if not section_starts(md):
         raise ValueError(f"{chapter} に ## の節がありません")
-    first = snapshot(_execute(md, chapter)).glue
+    first = snapshot(baseline or _execute(md, chapter)).glue
     second = snapshot(_execute(perturbed(md), chapter)).glue
     diffs = []
     for key in sorted(first.keys() | second.keys()):
