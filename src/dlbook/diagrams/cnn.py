@@ -19,7 +19,6 @@ from dlbook.diagrams.core import (
     arrow,
     box,
     canvas,
-    digraph,
     grid,
     label,
     render,
@@ -560,7 +559,7 @@ def chain_graph(
     """``nn.Sequential`` を左から右への 1 列の箱にする (形は実際に流して測る)。
 
     連続する同じ種類の畳み込み (カーネル・チャネルが同じ) は「×n」にまとめ、
-    ReLU・Dropout・Flatten は前の箱に含める。
+    ReLU・Dropout は前の箱に含め、Flatten は省く (箱の形は平らにする前の形)。
     """
     import torch
     from torch import nn
@@ -587,24 +586,51 @@ def chain_graph(
                 rows.append([f"全結合, {m.out_features}", shape, 1, "fc"])
             elif isinstance(m, nn.AdaptiveAvgPool2d):
                 rows.append(["平均プーリング (適応)", shape, 1, "pool"])
-            elif rows:  # ReLU, Tanh, Dropout, Flatten: 前の箱の形だけ更新
-                rows[-1][1] = shape
-    g = digraph(rankdir="LR", nodesep="0.15", ranksep="0.25")
-    g.attr(label=title, labelloc="t", fontsize="13")
-    g.node(
-        "in",
-        "入力\n" + "×".join(str(d) for d in input_shape[1:]),
-        fillcolor=COLORS["fill_gray"],
+            elif rows and not isinstance(m, nn.Flatten):  # ReLU, Dropout など
+                rows[-1][1] = shape  # 形は変わらないが、前の箱に含める
+    return _chain_picture(
+        [("入力\n" + "×".join(str(d) for d in input_shape[1:]), "in")]
+        + [
+            (text + (f" ×{count}" if count > 1 else "") + f"\n{shape}", kind)
+            for text, shape, count, kind in rows
+        ],
+        title,
     )
-    prev = "in"
+
+
+def _chain_picture(
+    items: list[tuple[str, str]], title: str, per_row: int = 6
+) -> SVG:
+    """箱を左から右へ ``per_row`` 個ずつ折り返して並べ、矢印でつなぐ。"""
     fills = {
+        "in": COLORS["fill_gray"],
         "conv": COLORS["fill"],
         "pool": COLORS["fill_orange"],
         "fc": COLORS["fill_green"],
     }
-    for k, (text, shape, count, kind) in enumerate(rows):
-        head = text + (f" ×{count}" if count > 1 else "")
-        g.node(f"n{k}", f"{head}\n{shape}", fillcolor=fills[kind])
-        g.edge(prev, f"n{k}")
-        prev = f"n{k}"
-    return render(g)
+    w, h, gap_x, gap_y = 3.6, 1.4, 0.9, 1.0
+    n_rows = (len(items) + per_row - 1) // per_row
+    width = per_row * w + (per_row - 1) * gap_x + 0.4
+    height = n_rows * h + (n_rows - 1) * gap_y + 1.4
+    fig, ax = canvas(width, height)
+    label(ax, (width / 2, height - 0.45), title, size=12)
+    pos = []
+    for k, (text, kind) in enumerate(items):
+        r, c = divmod(k, per_row)
+        x = 0.2 + c * (w + gap_x)
+        y = height - 1.2 - (r + 1) * h - r * gap_y
+        box(ax, (x, y), (w, h), text, color=fills[kind], size=8.5)
+        pos.append((x, y))
+    for k in range(1, len(pos)):
+        (x0, y0), (x1, y1) = pos[k - 1], pos[k]
+        if y0 == y1:
+            arrow(ax, (x0 + w, y0 + h / 2), (x1, y1 + h / 2))
+        else:  # 次の行の先頭へ折り返す
+            arrow(
+                ax,
+                (x0 + w / 2, y0),
+                (x1 + w / 2, y1 + h),
+                lw=1.0,
+                color=COLORS["muted"],
+            )
+    return to_svg(fig)
