@@ -33,3 +33,41 @@ def test_textlint_is_quiet_on_clean_prose(tmp_path: Path) -> None:
     chapter = tmp_path / "book" / "ch.md"
     chapter.write_text("# 章\n\n## 節\n\nこれは関数である。\n")
     assert textlint(chapter, tmp_path) == []
+
+
+def test_warnings_that_point_outside_the_preview_are_ignored(
+    tmp_path: Path,
+) -> None:
+    from dlbook_tools.preview import outside_preview
+    from dlbook_tools.summary import Problem
+
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "ch04_nn_basics.md").write_text("(ch4-x)=\n## 節\n")
+    (book / "ch05_framework.md").write_text(
+        "(ch5-sec)=\n## 節\n```{glue:figure} f\n:name: fig-ch5-loss\n```\n"
+        "$$ a $$ (eq-ch5-sgd)\n"
+    )
+    ignore = outside_preview(Path("book/ch04_nn_basics.md"), tmp_path)
+    here = "book/ch04_nn_basics.md"
+
+    def label(name: str) -> Problem:
+        return Problem(
+            here, 3, f"ラベル '{name}' が定義されていません", "", "label"
+        )
+
+    assert ignore(label("fig-ch5-loss"))  # 他の章の図
+    assert ignore(label("eq-ch5-sgd")) and ignore(label("ch5-sec"))
+    assert not ignore(label("fig-ch4-missing"))  # この章の誤り
+    assert ignore(
+        Problem("book/glossary.md", 40, "Unknown source document", "")
+    )
+    assert ignore(
+        Problem(here, 9, "Unknown source document 'book/ch05_framework'", "")
+    )
+    assert not ignore(
+        Problem(here, 9, "Unknown source document 'book/ch09_nothing'", "")
+    )
+    assert not ignore(
+        Problem(here, 5, "glue のキー 'ch4-a' がありません", "", "glue")
+    )

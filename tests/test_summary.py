@@ -237,3 +237,19 @@ def test_every_mistake_lands_in_one_summary(tmp_path: Path) -> None:
     assert "TCP without encryption" not in proc.stdout + err
     assert "_build/preview/ch04_nn_basics/build.log" in summary
     assert "プレビュー:" not in proc.stdout
+
+
+def test_a_cell_that_timed_out_is_located(book: Path) -> None:
+    message = (
+        "Executing notebook failed: CellTimeoutError\n"
+        "nbclient.exceptions.CellTimeoutError: A cell timed out while it was"
+        " being executed, after 300 seconds.\nThe message was: Cell execution"
+        " timed out.\nHere is a preview of the cell contents:\n"
+        "-------------------\n"
+        "raise ValueError('わざと壊したセル')\n-------------------\n"
+    )
+    line = _one(book, message, subtype="exec")
+    assert line.startswith(
+        "book/ch.md:13 (コードセル 2): セルの実行に失敗しました: "
+        "CellTimeoutError: 300 秒を超えた — 計算を軽くする"
+    ), line

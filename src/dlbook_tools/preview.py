@@ -14,9 +14,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         ],
         log_path=out / "build.log",
         outdir=out / "_build",
+        ignore=outside_preview(path, root),
     )
     built = code == 0
     if code == 0:
@@ -108,6 +112,49 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         page = out / "_build" / "html" / (docname + ".html")
         print(f"\nプレビュー: {page}")
     return code
+
+
+LABEL_DEF = re.compile(
+    r"^\(([\w:.-]+)\)=\s*$|^\s*:name:\s*(\S+)|\$\$\s*\(([\w:.-]+)\)", re.M
+)
+
+
+def outside_preview(chapter: Path, root: Path = ROOT) -> Callable[[Any], bool]:
+    """プレビューでは解決できない警告か (要約の行を受け取る述語) を返す。
+
+    プレビューは 1 章と付録だけをビルドするので、次は本全体のビルドに任せる:
+    付録のページ自身の警告 (他の章へのリンク)、他の章で定義されたラベルへの
+    参照、他の章の文書へのリンク。
+    """
+    here = chapter.as_posix()
+    others = [
+        p
+        for p in sorted((root / "book").glob("*.md"))
+        if p.name != chapter.name
+    ]
+    docs = {p.relative_to(root).with_suffix("").as_posix() for p in others}
+    labels: set[str] = set()
+    for p in others:
+        for m in LABEL_DEF.finditer(p.read_text(encoding="utf-8")):
+            labels.add(next(g for g in m.groups() if g))
+
+    def ignore(problem: Any) -> bool:
+        if problem.path and problem.path != here:
+            return True  # 付録のページなど、この章ではないページの警告
+        quoted = re.findall(r"'([^']+)'", problem.what)
+        if problem.kind == "label":
+            return bool(quoted) and quoted[0] in labels
+        if re.search(
+            r"Unknown source document|unknown document", problem.what
+        ):
+            return any(
+                q.removesuffix(".md") in docs
+                or f"book/{q.removesuffix('.md')}" in docs
+                for q in quoted
+            )
+        return False
+
+    return ignore
 
 
 def textlint(chapter: Path, root: Path = ROOT) -> list[str]:

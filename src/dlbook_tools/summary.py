@@ -157,7 +157,10 @@ def cell_problem(failure: CellFailure, log: str = "") -> Problem:
         failure.path,
         failure.line,
         f"セルの実行に失敗しました: {failure.error}",
-        "セルを直す (トレースバック: " + (log or "ビルドのログ") + ")",
+        "計算を軽くするか、機械の負荷 (uptime) を確かめる"
+        " (時間の上限は _config.yml の execute.timeout)"
+        if failure.error.startswith("CellTimeoutError")
+        else "セルを直す (トレースバック: " + (log or "ビルドのログ") + ")",
         "cell",
         f" (コードセル {failure.cell})" if failure.cell else "",
     )
