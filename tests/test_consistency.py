@@ -80,6 +80,8 @@ APT_USES = {
     "fonts-noto-cjk": ["Noto Sans CJK", "noto-cjk", "NotoSansCJK"],
     "graphviz": ["dot", "graphviz"],
     "poppler-utils": ["pdftoppm", "pdftotext", "pdfinfo"],
+    # torch.compile (Inductor) が CPU 用の C++ をコンパイルする
+    "g++": ["torch.compile"],
 }
 
 

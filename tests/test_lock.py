@@ -68,6 +68,7 @@ def imported_modules() -> set[str]:
         mods |= set(re.findall(r"^\s*(?:from|import) +(\w+)", text, re.M))
     local = {p.stem for p in (ROOT / "tests").glob("*.py")}
     local |= {p.name for p in (ROOT / "src").iterdir()} | {"benchmarks"}
+    local |= {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
     return {
         m for m in mods if m not in sys.stdlib_module_names and m not in local
     }
