@@ -125,3 +125,38 @@ def test_release_attaches_the_wheel() -> None:
     assert checkout < build
     collect = next(i for i, r in enumerate(runs) if "SHA256SUMS" in r)
     assert build < collect
+
+
+def test_reader_package_declares_what_it_imports() -> None:
+    """dlbook が import する外部のパッケージは、すべて wheel の依存にある
+    (Colab でインストールセルが入れるのはこれだけ)。"""
+    import ast
+    import importlib.metadata
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    deps = {
+        re.split(r"[<>=!~;\[ ]", d, maxsplit=1)[0].lower().replace("_", "-")
+        for d in project["project"]["dependencies"]
+    }
+    owners = importlib.metadata.packages_distributions()
+    missing = set()
+    for path in (ROOT / "src" / "dlbook").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [str(node.module)]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "dlbook":
+                    continue
+                dists = {d.lower() for d in owners.get(top, [top])}
+                if not dists & deps:
+                    missing.add(f"{top} ({path.name})")
+    assert not missing, (
+        f"pyproject.toml の dependencies にない: {sorted(missing)}"
+    )
