@@ -122,3 +122,21 @@ def test_chain_graph_merges_repeated_convs_and_reads_shapes() -> None:
     ).texts
     assert "3×3 conv, 64 ×2\n64×224×224" in texts
     assert "最大プーリング 2×2\n512×7×7" in texts
+
+
+def test_resnet_stage_labels_read_the_real_blocks() -> None:
+    import torchvision
+    from torchvision.models.resnet import BasicBlock
+
+    stage = torchvision.models.resnet18(weights=None).layer2
+    labels = {str(i): dc.resnet_block_label(b) for i, b in enumerate(stage)}
+    assert "射影 (1×1 conv, 128, /2 + BN)" in labels["0"]
+    assert labels["1"].endswith("近道: 恒等")
+    texts = dc.block_graph(
+        stage,
+        (1, 64, 56, 56),
+        max_depth=1,
+        leaf_types=(BasicBlock,),
+        extra_labels=labels,
+    ).texts
+    assert texts[1] == labels["0"] + "\n1×128×28×28"

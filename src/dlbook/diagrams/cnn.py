@@ -533,8 +533,12 @@ def block_graph(
     max_depth: int = 2,
     rankdir: str = "TB",
     extra_labels: dict[str, str] | None = None,
+    leaf_types: tuple[type, ...] = (),
 ) -> SVG:
-    """実物のブロック (残差・ボトルネック・SE・Inception …) をデータの流れとして描く。"""
+    """実物のブロック (残差・ボトルネック・SE・Inception …) をデータの流れとして描く。
+
+    ``leaf_types`` の型のモジュールは 1 つの箱にする (ResNet の段をブロック単位で描く)。
+    """
     from dlbook.diagrams.graphs import module_graph
 
     labels = module_labels(module)
@@ -545,6 +549,7 @@ def block_graph(
         max_depth=max_depth,
         rankdir=rankdir,
         labels=labels,
+        leaf_types=leaf_types,
     )
     return render(g)
 
@@ -634,3 +639,15 @@ def _chain_picture(
                 color=COLORS["muted"],
             )
     return to_svg(fig)
+
+
+def resnet_block_label(block: Any) -> str:
+    """torchvision の BasicBlock / Bottleneck 1 つを 2 行の文字にする (実物から読む)。"""
+    convs = [m for n, m in block.named_children() if n.startswith("conv")]
+    body = " → ".join(_conv_label("", m) for m in convs)
+    down = getattr(block, "downsample", None)
+    if down is not None:
+        shortcut = "近道: 射影 (" + _conv_label("", down[0]) + " + BN)"
+    else:
+        shortcut = "近道: 恒等"
+    return f"{type(block).__name__}: {body}\n{shortcut}"
