@@ -71,3 +71,30 @@ def test_warnings_that_point_outside_the_preview_are_ignored(
     assert not ignore(
         Problem(here, 5, "glue のキー 'ch4-a' がありません", "", "glue")
     )
+
+
+def test_only_appendix_pages_without_cells_join_the_preview(
+    tmp_path: Path,
+) -> None:
+    from dlbook_tools.preview import appendix_parts
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "glossary.md").write_text("# 用語集\n")
+    (tmp_path / "book" / "status.md").write_text(
+        "# 状況\n```{code-cell} ipython3\nprint(1)\n```\n"
+    )
+    toc = {
+        "parts": [
+            {"numbered": True, "chapters": [{"file": "book/ch04"}]},
+            {
+                "caption": "付録",
+                "chapters": [
+                    {"file": "book/glossary"},
+                    {"file": "book/status"},
+                ],
+            },
+        ]
+    }
+    assert appendix_parts(toc, tmp_path) == [
+        {"caption": "付録", "chapters": [{"file": "book/glossary"}]}
+    ]
