@@ -70,6 +70,8 @@ class SyncBatchNorm1d(nn.BatchNorm1d):
         n_all = stats[0]
         mean = stats[1 : C + 1] / n_all  # (C,)
         var = stats[C + 1 :] / n_all - mean**2  # (C,) 割る数 n の分散
+        assert self.running_mean is not None and self.running_var is not None
+        assert self.num_batches_tracked is not None
         with torch.no_grad():  # 移動平均は不偏分散で更新 (BatchNorm1d と同じ)
             m = self.momentum if self.momentum is not None else 0.1
             self.running_mean.mul_(1 - m).add_(m * mean)
@@ -108,7 +110,7 @@ def shard_batches(
     """
     out = []
     for rank in range(world_size):
-        sampler = DistributedSampler(
+        sampler: DistributedSampler = DistributedSampler(
             ds, num_replicas=world_size, rank=rank, shuffle=True, seed=seed
         )
         sampler.set_epoch(epoch)
@@ -142,7 +144,9 @@ def _train_ddp(
     rank: int, world: int, sync_bn: bool, args: argparse.Namespace
 ) -> nn.Module:
     ds = make_data(seed=args.seed)
-    sampler = DistributedSampler(ds, shuffle=True, seed=args.seed)
+    sampler: DistributedSampler = DistributedSampler(
+        ds, shuffle=True, seed=args.seed
+    )
     loader = DataLoader(ds, batch_size=args.batch_size, sampler=sampler)
     model = DistributedDataParallel(make_model(args.seed, sync_bn=sync_bn))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -159,7 +163,9 @@ def _train_ddp(
 def _train_accum(use_no_sync: bool, args: argparse.Namespace) -> dict:
     """勾配累積 (マイクロバッチ 2 つで 1 ステップ)。all-reduce の回数を数える。"""
     ds = make_data(seed=args.seed)
-    sampler = DistributedSampler(ds, shuffle=True, seed=args.seed)
+    sampler: DistributedSampler = DistributedSampler(
+        ds, shuffle=True, seed=args.seed
+    )
     loader = DataLoader(ds, batch_size=args.batch_size // 2, sampler=sampler)
     model = DistributedDataParallel(make_model(args.seed, bn=False))
     calls = [0]
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)  # 2 コアを 2 プロセスで分け合う
     dist.init_process_group("gloo")  # RANK などは torchrun が環境変数で渡す
     rank, world = dist.get_rank(), dist.get_world_size()
-    record = {"rank": rank, "world_size": world}
+    record: dict[str, object] = {"rank": rank, "world_size": world}
     record["bn"] = _state(_train_ddp(rank, world, False, args))
     sync_model = _train_ddp(rank, world, True, args)
     record["sync_bn"] = _state(sync_model)

@@ -30,7 +30,8 @@ from dlbook.diagrams.core import (
 def _storage_values(t: torch.Tensor) -> list[Any]:
     """テンソルが見ている記憶領域の要素 (storage_offset から)。"""
     n = t.untyped_storage().nbytes() // t.element_size()
-    flat = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), 0, (n,))
+    flat = torch.empty(0, dtype=t.dtype)
+    flat.set_(t.untyped_storage(), 0, (n,), (1,))
     return flat.tolist()
 
 
