@@ -253,3 +253,23 @@ def test_a_cell_that_timed_out_is_located(book: Path) -> None:
         "book/ch.md:13 (コードセル 2): セルの実行に失敗しました: "
         "CellTimeoutError: 300 秒を超えた — 計算を軽くする"
     ), line
+
+
+def test_a_sphinx_crash_shows_its_cause_not_the_wrapper() -> None:
+    from dlbook_tools.summary import crash_problems
+
+    log = (
+        "writing output... [ 50%] book/ch04_nn_basics\n"
+        "\x1b[91mException occurred:\x1b[39;49;00m\n"
+        '  File "katex.py", line 432, in start_server_process\n'
+        "    sock.connect(str(socket_path))\n"
+        "ConnectionRefusedError: [Errno 111] Connection refused\n"
+        "The full traceback has been saved in /tmp/sphinx-err-x.log\n"
+        "Traceback (most recent call last):\n"
+        "RuntimeError: \n"
+        "There was an error in building your book.\n"
+    )
+    [problem] = crash_problems(log, "_build/logs/build.log")
+    assert problem.what == (
+        "ConnectionRefusedError: [Errno 111] Connection refused"
+    )

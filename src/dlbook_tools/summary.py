@@ -169,6 +169,15 @@ def cell_problem(failure: CellFailure, log: str = "") -> Problem:
 def crash_problems(log_text: str, log: str = "") -> list[Problem]:
     """警告の記録もセルの失敗もないとき: ログの最後のエラー行を示す。"""
     lines = [ln.strip() for ln in ANSI.sub("", log_text).splitlines()]
+    # Sphinx の例外なら、その原因 ("Exception occurred:" の後の最初のエラー行)
+    if "Exception occurred:" in lines:
+        lines = lines[lines.index("Exception occurred:") :]
+        lines = lines[
+            : next(
+                (i for i, ln in enumerate(lines) if ln.startswith("The full")),
+                len(lines),
+            )
+        ]
     errors = [
         ln
         for ln in lines
