@@ -9,8 +9,9 @@
 - 検索ボタン: ``aria-label="検索"`` が見えている「この本を検索… Ctrl+K」と食い違う
   → テンプレート ``search-button-field.html`` (``templates/``) で aria-label を外す
 - 横にスクロールする領域 (コード、幅の広い式、出力): キーボードで届くよう
-  ``tabindex="0"`` を付ける。テーマも読み込み時に同じことをするが、Web フォントが
-  遅れて届くと幅が変わるので、フォントが揃った後にもう一度数え直す
+  ``tabindex="0"`` を付ける。テーマも読み込み時に同じことをするが、Web フォントや
+  画像が遅れて届くと幅が変わるので、フォントが揃った後と本文の大きさが変わった後にも
+  数え直す
 - 演習の中のリンクの色: 薄い青の背景でコントラストが 4.5:1 に届かない
   → ``dlbook.css`` でテーマの「高コントラストのリンク色」を使う
 """
@@ -39,11 +40,15 @@ SCROLL_TABSTOPS_JS = """
     if (scrolls) el.tabIndex = 0;
     else if (el.tabIndex === 0 && !el.matches("a, button")) el.tabIndex = -1;
   });
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(mark, 100); };
   window.addEventListener("load", () => {
     mark();
     document.fonts.ready.then(mark);
+    // 画像や遅れて届くフォントで本文の大きさが変わったら数え直す
+    new ResizeObserver(later).observe(document.body);
   });
-  window.addEventListener("resize", mark);
+  window.addEventListener("resize", later);
 })();
 """
 

@@ -86,6 +86,10 @@ def open_page(browser: Any, url: str, mode: str) -> tuple[Any, Any]:
 
 def run(page: Any, script: str | None = None) -> list[dict[str, Any]]:
     """開いたページで axe を実行し、違反 (axe の ``violations``) を返す。"""
+    # ページ自身のスクリプト (フォントが揃った後の処理など) が終わるのを待つ
+    page.evaluate(
+        "document.fonts.ready.then(() => new Promise(r => setTimeout(r, 300)))"
+    )
     page.add_script_tag(content=script or axe_script())
     result = page.evaluate(
         "async () => await axe.run(document, {resultTypes: ['violations']})"
