@@ -82,6 +82,19 @@ class TestGraphviz:
         assert svg.texts == ["入力 x\n(4, 784)", "Affine", "順伝播"]
         assert "fill:rgb(100%,100%,100%)" in svg.data.replace(" ", "")
 
+    def test_ids_differ_between_documents(self) -> None:
+        """cairo の ID (glyph0-1 …) は文書ごと。1 つの HTML に並べても混ざらない。"""
+        ids = []
+        for word in ("入力", "出力"):
+            g = dg.digraph()
+            g.node("n", word)
+            data = dg.render(g).data
+            found = set(re.findall(r'\bid="([^"]+)"', data))
+            refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', data))
+            assert refs and refs <= found  # 参照はすべて同じ文書の ID を指す
+            ids.append(found)
+        assert not ids[0] & ids[1]
+
     def test_graph_texts_reads_quoted_bare_and_html_labels(self) -> None:
         src = 'a [label="x = 2"]\nb [label=relu]\nc [label=<<b>y</b> = 3>]\n'
         assert dg.graph_texts(src) == ["x = 2", "relu", "y = 3"]

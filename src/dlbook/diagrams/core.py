@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import shutil
@@ -460,4 +461,12 @@ def graph_texts(source: str) -> list[str]:
 def render(g: Any) -> SVG:
     """Graphviz のグラフを ``dot -Tsvg:cairo`` で :class:`SVG` にする (字形はパス)。"""
     data = g.pipe(format="svg", renderer="cairo", encoding="utf-8")
-    return SVG(_strip_xml_header(data), graph_texts(g.source))
+    return SVG(_unique_ids(_strip_xml_header(data)), graph_texts(g.source))
+
+
+def _unique_ids(data: str) -> str:
+    """cairo は要素 ID を文書ごとに ``glyph0-1`` から振る。同じ HTML に複数の SVG を
+    埋め込んでも字形が混ざらないよう、ID に内容のハッシュを前置する。"""
+    prefix = "d" + hashlib.sha1(data.encode("utf-8")).hexdigest()[:10] + "-"
+    data = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', data)
+    return re.sub(r'(href="#|url\(#)([^")]+)', rf"\1{prefix}\2", data)
