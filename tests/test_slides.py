@@ -625,3 +625,26 @@ def test_pptx_preview_reports_boxes_outside_and_overflowing_text(
     assert "スライドの外に出る: '外'" in problems[0]
     assert "文字が枠からはみ出す: '長い文字" in problems[1]
     assert (tmp_path / "png" / "bad-01.png").exists()
+
+
+def test_notes_may_close_the_body_but_not_sit_inside_it(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "```{slide} 題\n- a\n- b\n:notes: 本文の後ろの\n  ノート\n```\n\n"
+        "```{slide} 題 2\n- a\n:class: small\n- b\n```\n"
+    )
+    chapter, executed = _bad_chapter(tmp_path, body)
+    with pytest.raises(SlideError) as info:
+        build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    # 2 枚目: 本文の途中の :class: は誤り (スライドに文字が出てしまう)
+    [problem] = info.value.problems
+    assert problem.endswith(
+        f"ch09_bad.md:{N0 + 9}: {{slide}} のオプション :class: が"
+        "本文の途中にあります (本文の前か、本文の後ろにまとめて書く)"
+    )
+    chapter.write_text(HEAD + body.split("\n\n```{slide} 題 2")[0] + "\n")
+    deck = build_deck(chapter, tmp_path / "out", executed, NO_OVERRIDES)
+    text = deck.markdown.read_text(encoding="utf-8")
+    assert "- a\n- b\n\n<!--\n本文の後ろのノート\n-->" in text
+    assert ":notes:" not in text

@@ -136,6 +136,48 @@ def fences(
         )
 
 
+def trailing_options(lines: list[str]) -> int:
+    """本文の最後にまとめて書いたオプション (``:notes:`` と字下げした続き) の始まり。
+
+    なければ ``len(lines)``。本文の前に書くのが MyST の形だが、箇条書きの後に
+    ノートを書いても読めるようにする (本のビルドでは ``{slide}`` の本文は出さない)。
+    """
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and (
+        OPTION_LINE.match(lines[start - 1])
+        or (
+            lines[start - 1].startswith((" ", "\t"))
+            and lines[start - 1].strip()
+        )
+    ):
+        start -= 1
+    while start < end and not OPTION_LINE.match(lines[start]):
+        start += 1
+    return start if start < end else len(lines)
+
+
+def _stray_options(body: list[str], first: int, path: Path) -> list[str]:
+    """本文の途中のオプション行 (スライドに ``:notes:`` の文字が出てしまう) を誤りにする。"""
+    problems = []
+    fence = ""
+    for k, line in enumerate(body):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = "" if fence == mark else (fence or mark)
+            continue
+        m = OPTION_LINE.match(line)
+        if m and not fence:
+            problems.append(
+                f"{where(path, first + k)}: {{slide}} のオプション :{m.group('key')}: が"
+                "本文の途中にあります (本文の前か、本文の後ろにまとめて書く)"
+            )
+    return problems
+
+
 def directive_options(
     block: Block,
     path: Path,
@@ -155,6 +197,11 @@ def directive_options(
     joined: list[str] = []
     at: dict[str, int] = {}
     i = 0
+    tail: list[tuple[int, str]] = []
+    if block.name == "slide" and not (lines and lines[0].strip() == "---"):
+        start = trailing_options(lines)
+        tail = [(first + k, lines[k]) for k in range(start, len(lines))]
+        lines = lines[:start]
     if lines and lines[0].strip() == "---":  # YAML のオプション
         end = next(
             (k for k in range(1, len(lines)) if lines[k].strip() == "---"),
@@ -184,6 +231,15 @@ def directive_options(
             else:
                 break
             i += 1
+        for line_no, text in tail:  # 本文の後ろに書いたオプション
+            m = OPTION_LINE.match(text)
+            if m:
+                at[m.group("key")] = line_no
+                joined.append(text.rstrip())
+            elif joined and text.strip():
+                joined[-1] = join_lines(joined[-1], text)
+        if block.name == "slide":
+            problems += _stray_options(lines[i:], first + i, path)
     spec = SlideSpec if block.name == "slide" else AnyDirective
     result = parse_directive_text(
         spec,
