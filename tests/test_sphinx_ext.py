@@ -86,3 +86,35 @@ def test_env_version_follows_the_tool_sources(tmp_path: Path) -> None:
     (tmp_path / "ext.py").write_text("A = 2\n")
     assert tools_env_version(tmp_path) != first
     assert isinstance(tools_env_version(), int)
+
+
+def test_katex_server_start_is_retried_when_the_socket_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """node がまだ listen していない (ConnectionRefusedError) ときは待って再試行。"""
+    from types import SimpleNamespace
+
+    from sphinxcontrib import katex
+
+    from dlbook_tools.sphinx_ext import start_katex_server
+
+    calls: list[int] = []
+    server = object()
+
+    def start() -> object:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return server
+
+    monkeypatch.setattr(katex.KaTeXServer, "katex_server", None)
+    monkeypatch.setattr(katex.KaTeXServer, "start", start)
+    app = SimpleNamespace(
+        config=SimpleNamespace(katex_prerender=True),
+        builder=SimpleNamespace(format="html"),
+    )
+    start_katex_server(app)  # type: ignore[arg-type]
+    assert katex.KaTeXServer.katex_server is server
+    assert len(calls) == 3
+    start_katex_server(app)  # type: ignore[arg-type]
+    assert len(calls) == 3  # 起動済みなら何もしない

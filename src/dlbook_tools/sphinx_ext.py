@@ -15,6 +15,7 @@ import hashlib
 import html
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -171,6 +172,30 @@ def drop_thebe_assets(
     for key in ("script_files", "css_files"):
         if key in context:
             context[key] = [a for a in context[key] if not is_thebe(a)]
+
+
+def start_katex_server(app: Sphinx, attempts: int = 5) -> None:
+    """KaTeX のプリレンダ用 node サーバを、接続できるまで数回試して起動する。
+
+    sphinxcontrib-katex は unix ソケットのファイルができた直後に接続するので、
+    node がまだ listen していないと ConnectionRefusedError でビルド全体が
+    落ちる (負荷の高い機械で 15 回に 3 回ほど)。ここで先に起動しておけば、
+    拡張は起動済みのサーバ (``KaTeXServer.katex_server``) を使う。
+    失敗した試みの node は、ビルドの終わりにプロセスグループごと片付く。
+    """
+    from sphinxcontrib import katex
+
+    if not app.config.katex_prerender or app.builder.format != "html":
+        return
+    for attempt in range(attempts):
+        if katex.KaTeXServer.katex_server is not None:
+            return
+        try:
+            katex.KaTeXServer.katex_server = katex.KaTeXServer.start()
+        except ConnectionRefusedError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def copy_if_changed(src: Path, dst: Path) -> bool:
@@ -365,6 +390,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", check_katex_errors)
     app.connect("html-page-context", drop_thebe_assets)
     app.connect("builder-inited", add_katex_assets)
+    # sphinxcontrib-katex が builder-inited で node のパスを決めた後に起動する
+    app.connect("builder-inited", start_katex_server, priority=900)
     return {
         "version": "0.1",
         # 読み込み時の変換 (改行の詰め方など) を直したら、保存した doctree を
