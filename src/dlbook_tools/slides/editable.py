@@ -79,7 +79,7 @@ COLLECT_JS = """
           for (const li of list.children) {
             if (li.localName !== 'li') continue;
             const marker = getComputedStyle(li).listStyleType;
-            lis.push({text: text(li).trim(), level, style: style(li),
+            lis.push({text: text(li).trim(), level, style: style(li), box: box(li),
                       marker: marker === 'none' ? 'none'
                               : (list.localName === 'ol' ? 'number' : 'bullet')});
             for (const sub of li.querySelectorAll(':scope > ul, :scope > ol'))
@@ -87,7 +87,8 @@ COLLECT_JS = """
           }
         };
         collect(c, 0);
-        items.push({type: 'list', items: lis, box: box(c)});
+        const columns = parseInt(getComputedStyle(c).columnCount) || 1;
+        items.push({type: 'list', items: lis, box: box(c), columns});
       } else if (c.matches('pre, marp-pre')) {
         // 自動縮小 (marp-auto-scaling) の後の大きさで文字の大きさを決める
         const code = c.querySelector('code') || c;
@@ -250,6 +251,13 @@ def add_slide(
                     p.alignment = PP_ALIGN.CENTER
                 for run in p.runs:
                     _style_run(run, item["style"])
+        elif kind == "list" and item.get("columns", 1) > 1:
+            # 段組みの一覧 (目次など): 項目ごとに、描かれた位置に置く
+            for li in item["items"]:
+                tf = _textbox(slide, li["box"]).text_frame
+                tf.text = li["text"]
+                for run in tf.paragraphs[0].runs:
+                    _style_run(run, li["style"])
         elif kind == "list":
             tf = _textbox(slide, box).text_frame
             for k, li in enumerate(item["items"]):
@@ -413,7 +421,7 @@ def export_rendered(decks: list[Path], formats: list[str]) -> None:
             )
             context.route("http*://**", lambda route: route.abort())
             page = context.new_page()
-            html_path = md.with_suffix(".html")
+            html_path = md.resolve().with_suffix(".html")
             prs = Presentation()
             prs.slide_width = Emu(_emu(width))
             prs.slide_height = Emu(_emu(height))
