@@ -44,6 +44,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks.diagrams import diagram_seconds
 from benchmarks.diagrams import to_markdown as diagrams_markdown
@@ -183,16 +184,25 @@ def _kind(url: str, content_type: str) -> str:
     return "other"
 
 
-def page_weight(html: Path) -> dict[str, dict[str, int]]:
-    """各章を Chromium で開いて転送したバイト数 (種類別、キャッシュなし)。"""
+def page_weight(html: Path, browser: Any = None) -> dict[str, dict[str, int]]:
+    """各章を Chromium で開いて転送したバイト数 (種類別、キャッシュなし)。
+
+    ``browser`` (Playwright のブラウザ) を渡せばそれを使う (テストの fixture)。
+    """
     from playwright.sync_api import Request, sync_playwright
 
+    if browser is None:
+        with sync_playwright() as pw:
+            own = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            )
+            try:
+                return page_weight(html, own)
+            finally:
+                own.close()
     chapters = sorted((html / "book").glob("ch*.html"))
     weights: dict[str, dict[str, int]] = {}
-    with serve_directory(html, compress=True) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
+    with serve_directory(html, compress=True) as url:
         for path in chapters:
             rel = path.relative_to(html).as_posix()
             context = browser.new_context()  # 章ごとに空のキャッシュ
@@ -222,7 +232,6 @@ def page_weight(html: Path) -> dict[str, dict[str, int]]:
             )
             weights[rel] = totals
             context.close()
-        browser.close()
     return weights
 
 

@@ -89,5 +89,7 @@ def test_front_page_offers_the_citation_cff_bibtex(built_site: Path) -> None:
     ]
     assert len(pages) == 1, pages
     soup = BeautifulSoup(pages[0].read_text("utf-8"), "html.parser")
-    shown = soup.select_one(".dlbook-bibtex pre").get_text()
+    block = soup.select_one("pre.dlbook-bibtex, .dlbook-bibtex pre")
+    assert block is not None
+    shown = block.get_text()
     assert shown.strip() == license.bibtex()

@@ -18,8 +18,8 @@ from dlbook_tools.checks import site
 pytestmark = pytest.mark.site
 
 
-def test_chapter_pages_stay_light(built_site: Path) -> None:
-    weights = page_weight(built_site)
+def test_chapter_pages_stay_light(built_site: Path, browser: Any) -> None:
+    weights = page_weight(built_site, browser)
     assert len(weights) >= 3, weights.keys()
     heavy = {
         rel: f"{w['without_images'] / 1024:.0f} KiB"

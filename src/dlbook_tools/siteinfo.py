@@ -76,15 +76,15 @@ def add_pdf_link(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 
 
 def add_citation(doctree: nodes.document) -> None:
-    """表紙の最後に、CITATION.cff から作った BibTeX を置く。"""
-    doctree += nodes.rubric("", "この本を引用する")
-    doctree += nodes.paragraph(
+    """表紙の最後 (最初の節の中) に、CITATION.cff から作った BibTeX を置く。"""
+    parent = next(iter(doctree.findall(nodes.section)), doctree)
+    parent += nodes.rubric("", "この本を引用する")
+    parent += nodes.paragraph(
         "", "CITATION.cff (GitHub の Cite this repository) と同じ内容である。"
     )
-    block = nodes.literal_block(
+    parent += nodes.literal_block(
         "", license.bibtex(), language="bibtex", classes=["dlbook-bibtex"]
     )
-    doctree += block
 
 
 #: ``{nb-exec-table}`` (myst-nb) の英語の見出しと絵文字を日本語の文字にする
