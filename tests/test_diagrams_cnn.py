@@ -140,3 +140,43 @@ def test_resnet_stage_labels_read_the_real_blocks() -> None:
         extra_labels=labels,
     ).texts
     assert texts[1] == labels["0"] + "\n1×128×28×28"
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+def test_dilated_taps_are_where_a_dilated_conv_looks(dilation: int) -> None:
+    mask = dc.dilated_taps(dilation)
+    n = mask.shape[0]
+    # 膨張畳み込み 1 回の出力 (1×1) の、入力に関する勾配が 0 でない画素
+    x = torch.zeros(1, 1, n, n, requires_grad=True)
+    w = torch.ones(1, 1, 3, 3)
+    y = F.conv2d(x[..., 1:-1, 1:-1], w, dilation=dilation)
+    assert y.shape[-2:] == (1, 1)
+    y.sum().backward()
+    assert np.array_equal(x.grad[0, 0].numpy() != 0, mask)
+
+
+def test_dilated_and_transposed_numbers_are_the_worked_example() -> None:
+    # 本文と同じ例: 2×2 の入力、すべて 1 の 3×3 フィルタ、ストライド 2
+    x_t = torch.tensor([[1.0, 2.0], [3.0, 4.0]])[None, None]
+    w_t = torch.ones(1, 1, 3, 3)
+    y_t = F.conv_transpose2d(x_t, w_t, stride=2)
+    # 転置畳み込み = 同じフィルタの畳み込み (ストライド 2) の入力に関する勾配
+    z = torch.zeros(1, 1, 5, 5, requires_grad=True)
+    F.conv2d(z, w_t, stride=2).backward(x_t)
+    assert torch.equal(z.grad, y_t)
+    assert y_t[0, 0, 2, 2] == 1 + 2 + 3 + 4  # スライドのノート「10 = 1+2+3+4」
+    svg = dc.dilated_and_transposed(
+        x_t[0, 0].numpy(), w_t[0, 0].numpy(), y_t[0, 0].numpy(), dilation=2
+    )
+    nums = _numbers(svg.texts)
+    assert nums == [
+        *x_t.ravel().tolist(),
+        *w_t.ravel().tolist(),
+        *y_t.ravel().tolist(),
+    ]
+    # 見出しの受容野 (5×5) = 膨張畳み込みの勾配が 0 でない範囲の一辺
+    cols = np.flatnonzero(dc.dilated_taps(2).any(axis=0))
+    span = int(cols[-1] - cols[0]) + 1
+    assert span == 5
+    assert f"膨張率 2 の 3×3 (受容野 {span}×{span})" in svg.texts
+    assert "転置畳み込み (S=2) 5×5" in svg.texts

@@ -320,6 +320,20 @@ def conv_backward_flip(
     return to_svg(fig)
 
 
+def dilated_taps(dilation: int, K: int = 3) -> np.ndarray:
+    """膨張率 ``dilation`` の K×K フィルタが触れる画素 (周囲に 1 画素の余白を付けた格子)。
+
+    Returns:
+        形 ``(n, n)`` の真偽値の配列 (``n = dilation * (K - 1) + 3``)。
+    """
+    n = dilation * (K - 1) + 3
+    mask = np.zeros((n, n), dtype=bool)
+    for p in range(K):
+        for q in range(K):
+            mask[1 + dilation * p, 1 + dilation * q] = True
+    return mask
+
+
 def dilated_and_transposed(
     x_t: np.ndarray, w_t: np.ndarray, y_t: np.ndarray, dilation: int = 2
 ) -> SVG:
@@ -332,15 +346,12 @@ def dilated_and_transposed(
         dilation: 膨張率。
     """
     span = 2 * dilation + 1
-    n = span + 2
+    mask = dilated_taps(dilation)
+    n = mask.shape[0]
     fig, ax = canvas(
         n + x_t.shape[1] + w_t.shape[1] + y_t.shape[1] + 9,
         max(n, y_t.shape[0]) + 1.8,
     )
-    mask = np.zeros((n, n), dtype=bool)
-    for p in range(3):
-        for q in range(3):
-            mask[1 + dilation * p, 1 + dilation * q] = True
     grid(
         ax,
         np.full((n, n), "", dtype=object),
