@@ -10,7 +10,8 @@
 
 「変えた」は ``git`` で HEAD から変わったファイル (未追跡を含む)。
 ``CH=book/ch06_cnn.md`` (``--chapter``) で章を指定することもできる。
-2 と 3 は並行して走る。``make test`` はこれに加えて、全章の textlint、
+1〜3 は並行して走り、どれかが失敗しても残りは最後まで走る。
+``make test`` はこれに加えて、全章の textlint、
 すべてのテスト (遅いもの・本全体をビルドしてブラウザで見るもの) を走らせる。
 """
 
@@ -155,29 +156,28 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         ),
         Step("mypy", [str(bin_ / "mypy")]),
     ]
-    steps = list(lint)
+    # lint が失敗しても続ける: 直すべきものを 1 回ですべて見せる
+    parallel = [
+        Step(
+            f"preview {ch}",
+            [sys.executable, "-m", "dlbook_tools.preview", ch],
+        )
+        for ch in chapters
+    ]
+    if tests:
+        parallel.append(
+            Step(
+                "unit tests",
+                [str(bin_ / "pytest"), "-q", "-m", UNIT, *tests],
+            )
+        )
+    # プレビュー (ほぼカーネルの 1 コア)・テスト・lint を並行して走らせる
+    running = [(s, _start(s, root)) for s in parallel]
     for step in lint:
         _finish(step, _start(step, root))
-    if all(s.code == 0 for s in lint):
-        parallel = [
-            Step(
-                f"preview {ch}",
-                [sys.executable, "-m", "dlbook_tools.preview", ch],
-            )
-            for ch in chapters
-        ]
-        if tests:
-            parallel.append(
-                Step(
-                    "unit tests",
-                    [str(bin_ / "pytest"), "-q", "-m", UNIT, *tests],
-                )
-            )
-        # プレビュー (ほぼカーネルの 1 コア) とテストを並行して走らせる
-        running = [(s, _start(s, root)) for s in parallel]
-        for step, proc in running:
-            _finish(step, proc)
-        steps += parallel
+    for step, proc in running:
+        _finish(step, proc)
+    steps = [*lint, *parallel]
     total = time.perf_counter() - start
     print("\n" + "=" * 70)
     for s in steps:
