@@ -137,3 +137,9 @@ def test_glue_with_display_false_is_compared() -> None:
     snap = determinism.snapshot
     assert snap(nb("0.11")).glue == {"ch4-x": "0.11"}
     assert determinism.compare(snap(nb("0.11")), snap(nb("0.14")))
+
+
+def test_keys_ending_in_seconds_are_timings() -> None:
+    """ch6-tl-seconds (転移学習の学習時間) は実行のたびに変わる。"""
+    assert determinism.TIMING_KEY.search("ch6-tl-seconds")
+    assert not determinism.TIMING_KEY.search("ch6-tl-acc")

@@ -9,7 +9,7 @@
 
 時間は毎回変わるので、次のものは比べない:
 
-- 時間を表す glue のキー: 最後の部分が ``time``/``timing``/``gflops``/``speedup``/
+- 時間を表す glue のキー: 最後の部分が ``time``/``timing``/``seconds``/``gflops``/``speedup``/
   ``elapsed``/``throughput``/``step`` のもの (例 ``ch5-train-time``、``ch5-cpu-step``)
 - タグ ``timing`` (または ``nondeterministic``) を付けたセルの出力と glue のすべて
 - 時間の単位 (秒、ms、µs、it/s、GFLOPS など) の付いた数を含む行は、その行の数をすべて
@@ -45,7 +45,7 @@ EXECUTED = ROOT / "_build" / "jupyter_execute" / "book"
 CACHE = ROOT / "_build" / ".jupyter_cache"
 SKIP_TAGS = {"timing", "nondeterministic"}
 TIMING_KEY = re.compile(
-    r"-(time|timing|gflops|speedup|elapsed|throughput|step)$"
+    r"-(time|timing|seconds|gflops|speedup|elapsed|throughput|step)$"
 )
 TIME_UNIT = re.compile(
     r"\d(?:[\d.,]*\d)?(?:e[+-]?\d+)?\s*"
