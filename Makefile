@@ -10,7 +10,7 @@ STAMPS := .stamps
 export DLBOOK_PROFILE ?= quick
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup book html slides pdf serve preview check test test-unit lint rehearse-full determinism lock bench clean distclean
+.PHONY: help setup book html slides pdf serve preview check test test-all test-unit lint rehearse-full determinism lock bench clean distclean
 
 help: ## このヘルプ (this help)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ preview: setup ## 1 章だけビルド: make preview CH=book/ch04_nn_basics.md
 
 # ---------------------------------------------------------------- checks
 test: setup lint ## すべてのテスト (lint + unit tests + one site build checked in Chromium)
+	$(BIN)/pytest -q -m "not weekly" tests
+
+test-all: setup lint ## make test + 章を丸ごと実行し直す重い検査 (weekly 印、毎週の CI)
 	$(BIN)/pytest -q tests
 
 test-unit: setup ## パッケージの単体テストだけ (package unit tests only)
