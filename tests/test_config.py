@@ -158,7 +158,9 @@ class TestDevice:
 class TestRehearsalScale:
     """リハーサルの大きさのつまみ (DLBOOK_REHEARSAL_SCALE)。"""
 
-    def test_unset_means_no_shrinking(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_unset_means_no_shrinking(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.delenv(config.REHEARSAL_ENV, raising=False)
         monkeypatch.setenv(config.PROFILE_ENV, "full")
         assert config.rehearsal_scale() == 1.0
@@ -174,16 +176,28 @@ class TestRehearsalScale:
 
     @pytest.mark.parametrize(
         ("scale", "full", "expected"),
-        [("0.01", 30, 2), ("0.1", 30, 3), ("0.5", 15, 8), ("1", 30, 30), ("0.5", 1, 1)],
+        [
+            ("0.01", 30, 2),
+            ("0.1", 30, 3),
+            ("0.5", 15, 8),
+            ("1", 30, 30),
+            ("0.5", 1, 1),
+        ],
     )
     def test_full_values_shrink(
-        self, scale: str, full: int, expected: int, monkeypatch: pytest.MonkeyPatch
+        self,
+        scale: str,
+        full: int,
+        expected: int,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setenv(config.PROFILE_ENV, "full")
         monkeypatch.setenv(config.REHEARSAL_ENV, scale)
         assert config.by_profile(quick=5, full=full) == expected
 
-    def test_quick_ignores_the_knob(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_quick_ignores_the_knob(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv(config.PROFILE_ENV, "quick")
         monkeypatch.setenv(config.REHEARSAL_ENV, "0.01")
         assert config.by_profile(quick=5, full=30) == 5
