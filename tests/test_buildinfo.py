@@ -66,7 +66,9 @@ def test_build_status_page(built_site: Path) -> None:
         (built_site / "book" / "build_status.html").read_text(), "html.parser"
     )
     tables = soup.select("article table")
-    assert len(tables) == 3, len(tables)
+    # ビルドの情報・版・章の実行結果、それに GPU でのみ実行する部分の一覧
+    assert len(tables) == 4, len(tables)
+    assert "GPU でのみ実行" in soup.get_text()
     info = {
         r.select("td")[0].get_text(strip=True): r.select("td")[1]
         for r in tables[0].select("tbody tr")

@@ -206,6 +206,28 @@ def rerun(nb: dict[str, Any], cwd: Path, timeout: int = 600) -> dict[str, Any]:
     return dict(fresh)
 
 
+def with_glue_json(nb: Any, glue_json: Path) -> Any:
+    """ビルドが書いた ``<章>.glue.json`` の glue の値を、1 つの末尾のセルとして足す。
+
+    ``remove-cell`` のセルの出力は ``jupyter_execute`` のノートブックから除かれるので、
+    そこで glue した値 (本文の数値のほとんど) は ``.glue.json`` にしか残らない。
+    足したセルは :func:`snapshot` の glue にだけ現れ、セルの比較には影響しない。
+    """
+    if not glue_json.is_file():
+        return nb
+    have = set(snapshot(nb).glue)
+    outputs = [
+        out
+        for name, out in json.loads(glue_json.read_text("utf-8")).items()
+        if name not in have
+    ]
+    if outputs:
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.from_dict(o) for o in outputs]
+        nb.cells.append(cell)
+    return nb
+
+
 def check_chapter(
     name: str, executed: Path = EXECUTED, cache: Path = CACHE
 ) -> list[str]:
@@ -215,8 +237,11 @@ def check_chapter(
     ないので、1 回目の出力は実行キャッシュから取る。
     """
     path = executed / f"{name}.ipynb"
-    nb = merge_cached_outputs(
-        nbformat.reads(path.read_text("utf-8"), 4), cache
+    nb = with_glue_json(
+        merge_cached_outputs(
+            nbformat.reads(path.read_text("utf-8"), 4), cache
+        ),
+        path.with_suffix(".glue.json"),
     )
     if not has_outputs(nb):
         raise SystemExit(

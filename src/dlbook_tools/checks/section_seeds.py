@@ -120,12 +120,15 @@ def built_baseline(
     path = executed / f"{chapter.stem}.ipynb"
     if not path.is_file():
         return None
+    from dlbook_tools.checks.determinism import with_glue_json
+
     nb = merge_cached_outputs(
         nbformat.reads(path.read_text("utf-8"), 4), cache
     )
     md = chapter.read_text(encoding="utf-8")
     if not has_outputs(nb) or _code(nb) != _code(_notebook(md, chapter)):
         return None
+    nb = with_glue_json(nb, path.with_suffix(".glue.json"))
     return dict(nb)
 
 
