@@ -174,3 +174,34 @@ class TestDeepCnn:
         assert pd.isna(df.loc[0, "論文 (M)"])
         assert pd.isna(df.loc[1, "論文 (G)"])
         assert list(df["文献"]) == ["he2016", "krizhevsky2012"]
+
+
+class TestReceptiveField:
+    @pytest.mark.parametrize(
+        "layers",
+        [
+            [(3, 1), (3, 2), (3, 1)],
+            [(7, 2), (3, 2)] + [(3, 1)] * 4,  # ResNet の入口と layer1
+            [(5, 1), (2, 2), (5, 1), (2, 2)],  # LeNet 風 (プーリングも 1 層)
+            [(1, 1), (3, 3), (4, 2)],
+        ],
+    )
+    def test_formula_equals_the_width_of_nonzero_gradients(
+        self, layers: list[tuple[int, int]]
+    ) -> None:
+        """重みがすべて正の 1 次元の畳み込みで、中央の出力の勾配が 0 でない幅。"""
+        from dlbook.architectures import receptive_field
+
+        x = torch.zeros(1, 1, 301, requires_grad=True)
+        h = x
+        for K, S in layers:
+            h = torch.nn.functional.conv1d(h, torch.ones(1, 1, K), stride=S)
+        h[0, 0, h.shape[-1] // 2].backward()
+        assert x.grad is not None
+        assert receptive_field(layers) == int((x.grad != 0).sum())
+
+    def test_resnet_stem_is_43(self) -> None:
+        from dlbook.architectures import receptive_field
+
+        assert receptive_field([(7, 2), (3, 2)] + [(3, 1)] * 4) == 43
+        assert receptive_field([]) == 1

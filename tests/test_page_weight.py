@@ -15,10 +15,7 @@ from benchmarks.run import PAGE_WEIGHT_TARGET, page_weight
 
 from dlbook_tools.checks import site
 
-# 第 4 章の第 2 版は図を除いて 455 KiB で、issue 21 の目標 450 KiB を 5 KiB 超える
-# (make bench は目標 450 KiB に対して ❌ と示し続ける)。軽くするまでの間、
-# このテストは 16 KiB の余裕で悪化だけを止める。
-LIMIT = PAGE_WEIGHT_TARGET + 16 * 1024
+LIMIT = PAGE_WEIGHT_TARGET
 
 
 pytestmark = pytest.mark.site

@@ -1,13 +1,19 @@
 """各章の ``##`` 節が、準備のセルの後に単独で実行できること。
 
 読者は Colab などで 1 つの節だけを試す。そのとき必要なのは章の最初の
-準備のセル (最初の ``##`` より前のコードセル) だけで、ほかの節で定義した
-変数に頼ってはいけない。このテストは節ごとに、新しいカーネルで
-「準備のセル + その節のセル」だけを実行する。どの章にも使える。
+準備のセル (最初の ``##`` より前と「はじめに」の節のコードセル) だけで、ほかの節で定義した
+変数に頼ってはいけない。
+
+- 毎回 (make test): 節のコードが読む名前が、準備のセルかその節自身で
+  定義されていることを構文木で調べる (実行しないので数秒)。
+- 毎週 (make test-all): 節ごとに、新しいカーネルで「準備のセル + その節の
+  セル」だけを実行する (章を節の数だけ実行し直すので重い)。
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 from pathlib import Path
 
 import nbformat
@@ -17,12 +23,15 @@ from myst_nb.core.read import read_myst_markdown_notebook
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("ch0*_*.md"))
 WEEKLY = pytest.mark.weekly
+INTRO = "はじめに"
 
 
 def split_sections(
     text: str,
 ) -> tuple[list[nbformat.NotebookNode], list[tuple[str, list]]]:
     """章の MyST Markdown を、準備のセルと ``##`` 節ごとのコードセルに分ける。
+
+    準備のセルは、最初の ``##`` より前と「はじめに」の節のコードセル。
 
     Returns:
         ``(setup, sections)``。``sections`` は ``(節の題, コードセルのリスト)``。
@@ -33,8 +42,10 @@ def split_sections(
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for line in cell.source.splitlines():
-                if line.startswith("## "):
-                    sections.append((line[3:].strip(), []))
+                title = line[3:].strip()
+                # 「はじめに」の節のセルは準備のセル (章の最初の import など)
+                if line.startswith("## ") and title != INTRO:
+                    sections.append((title, []))
         elif cell.cell_type == "code":
             (sections[-1][1] if sections else setup).append(cell)
     return setup, sections
@@ -46,15 +57,82 @@ def _cases() -> list:
         _, sections = split_sections(path.read_text(encoding="utf-8"))
         for title, cells in sections:
             if cells:
-                # make test は第 5 章 (issue 17 の要件) だけ。全章は make test-all
-                # (毎週の scheduled.yml) で: 章を節ごとに実行し直すので重い。
-                marks = [] if path.stem.startswith("ch05") else [WEEKLY]
                 cases.append(
-                    pytest.param(
-                        path, title, id=f"{path.stem}:{title}", marks=marks
-                    )
+                    pytest.param(path, title, id=f"{path.stem}:{title}")
                 )
     return cases
+
+
+#: IPython のカーネルが最初から持つ名前
+KERNEL_NAMES = {"get_ipython", "display", "In", "Out", "exit", "quit"}
+
+
+def _python(cells: list) -> str:
+    """コードセルの Python (``%`` と ``!`` で始まる IPython の行は除く)。"""
+    lines = []
+    for c in cells:
+        for line in c.source.splitlines():
+            keep = not line.lstrip().startswith(("%", "!"))
+            lines.append(line if keep else "")
+    return "\n".join(lines)
+
+
+def defined_names(tree: ast.AST) -> set[str]:
+    """コードのどこかで定義される名前 (代入・import・def・引数・内包表記など)。"""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        ):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+    return names
+
+
+def foreign_names(setup: list, cells: list) -> set[str]:
+    """節のセルが読むのに、準備のセルにもその節にも定義がない名前。"""
+    mine = ast.parse(_python(cells))
+    known = defined_names(ast.parse(_python(setup))) | defined_names(mine)
+    known |= set(dir(builtins)) | KERNEL_NAMES
+    used = {
+        n.id
+        for n in ast.walk(mine)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    return used - known
+
+
+class TestForeignNames:
+    def test_a_name_from_another_section_is_found(self) -> None:
+        text = (
+            "# 章\n\n```{code-cell} ipython3\nimport numpy as np\n```\n\n"
+            "## A\n\n```{code-cell} ipython3\nnet = np.eye(2)\n```\n\n"
+            "## B\n\n```{code-cell} ipython3\n%matplotlib inline\n"
+            "def f(k):\n    return [k * i for i in range(3)]\n"
+            "y = f(2) + net\nprint(len(y))\n```\n"
+        )
+        setup, sections = split_sections(text)
+        found = {t: foreign_names(setup, cs) for t, cs in sections}
+        assert found == {"A": set(), "B": {"net"}}
+
+
+@pytest.mark.parametrize(("path", "title"), _cases())
+def test_section_reads_only_its_own_names(path: Path, title: str) -> None:
+    setup, sections = split_sections(path.read_text(encoding="utf-8"))
+    foreign = foreign_names(setup, dict(sections)[title])
+    assert not foreign, (
+        f"{path.name} の節「{title}」が、準備のセルにもこの節にもない名前を"
+        f"読む: {sorted(foreign)} (節を単独で実行すると NameError になる)"
+    )
 
 
 class TestSplitSections:
@@ -74,6 +152,7 @@ class TestSplitSections:
 
 
 @pytest.mark.slow
+@WEEKLY
 @pytest.mark.parametrize(("path", "title"), _cases())
 def test_section_runs_alone(path: Path, title: str) -> None:
     from nbclient import NotebookClient

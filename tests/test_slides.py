@@ -374,6 +374,9 @@ class _StubRenderer:
     def figure(self, slide: Slide) -> tuple[str, str]:
         return ("deck/fig.png", "横長の図。")
 
+    def roles(self, text: str, at: str) -> str:
+        return text
+
 
 @pytest.mark.parametrize(
     ("n_bullets", "size", "pages"),
@@ -401,6 +404,19 @@ def test_long_text_moves_a_wide_figure_to_its_own_page(
         assert "## 万能近似" in out[1] and "4.3　多層" in out[1]
     else:
         assert "fig.png" in out[0]
+
+
+def test_a_figure_moved_to_its_own_page_keeps_the_notes(
+    tmp_path: Path,
+) -> None:
+    body = [
+        f"- 箇条書き {i}: 図の上に置くには長すぎる説明の文" for i in range(5)
+    ]
+    r = _StubRenderer(tmp_path, body, (1200, 400))
+    slide = Slide(title="万能近似", kind="content", notes="図の縦軸を問う。")
+    out = render_slide(slide, r)  # type: ignore[arg-type]
+    assert len(out) == 2
+    assert all("図の縦軸を問う。" in page for page in out), out
 
 
 # ---------------------------------------------------------------- 番号はビルドから

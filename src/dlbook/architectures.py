@@ -7,7 +7,7 @@ torchvision のモデルを ``weights=None`` で作り (重みはダウンロー
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -279,3 +279,16 @@ def first_layer_grad_norm(
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     assert first.weight.grad is not None
     return float(first.weight.grad.norm())
+
+
+def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
+    """層を入力側から重ねたときの受容野の幅 (1 次元)。
+
+    ``layers`` は層ごとの (カーネル K, ストライド S)。漸化式
+    :math:`r_l = r_{l-1} + (K_l - 1) j_{l-1}`、:math:`j_l = j_{l-1} S_l`、
+    :math:`r_0 = j_0 = 1` (:math:`j` は入力で測った出力の画素の間隔)。
+    """
+    r, j = 1, 1
+    for K, S in layers:
+        r, j = r + (K - 1) * j, j * S
+    return r

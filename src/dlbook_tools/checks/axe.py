@@ -84,15 +84,28 @@ def open_page(browser: Any, url: str, mode: str) -> tuple[Any, Any]:
     return context, page
 
 
-def run(page: Any, script: str | None = None) -> list[dict[str, Any]]:
-    """開いたページで axe を実行し、違反 (axe の ``violations``) を返す。"""
+#: 色のモードで結果が変わりうる規則 (ダークモードではこれだけを調べる。
+#: 構造の規則 (代替テキスト、名前、見出し、lang など) は色のモードによらない)
+COLOR_RULES = ("color-contrast", "link-in-text-block")
+
+
+def run(
+    page: Any, script: str | None = None, rules: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """開いたページで axe を実行し、違反 (axe の ``violations``) を返す。
+
+    ``rules`` を渡せばその規則だけを調べる (axe の ``runOnly``)。
+    """
     # ページ自身のスクリプト (フォントが揃った後の処理など) が終わるのを待つ
     page.evaluate(
         "document.fonts.ready.then(() => new Promise(r => setTimeout(r, 300)))"
     )
     page.add_script_tag(content=script or axe_script())
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": list(rules)}
     result = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations']})"
+        "async (options) => await axe.run(document, options)", options
     )
     return list(result["violations"])
 

@@ -412,5 +412,9 @@ def render_slide(slide: Slide, r: Renderer) -> list[str]:
         text += "\n\n" + notes_comment(r.roles(slide.notes, at))
     pages = [text + "\n"]
     if figure_page:
-        pages.append("\n".join(figure_page) + "\n")
+        # 図のページでも話すことは同じなので、発表者ノートも同じものを付ける
+        page = "\n".join(figure_page).rstrip()
+        if slide.notes:
+            page += "\n\n" + notes_comment(r.roles(slide.notes, at))
+        pages.append(page + "\n")
     return pages
