@@ -7,6 +7,12 @@ textlint の Markdown パーサ (remark) は MyST を知らないので、その
 行の数は変えないので、報告の行番号はそのまま元の章の行番号であり、
 列番号も元の行の位置へ戻して表示する。
 
+ブロックの構造 (ディレクティブ、コード、``$$`` の式、冒頭の YAML) は、スライドと
+同じ reader (``dlbook_tools.slides.read``: 本のビルドと同じ拡張の myst-parser の
+markdown-it) のトークンで見分ける。文章のディレクティブの本文は入れ子の MyST として
+同じ規則をかける。行の中のロールと ``$…$`` は正規表現で隠す (markdown-it の
+インラインのトークンは列の位置を持たないため)。
+
 変換の規則:
 
 - jupytext のヘッダ (先頭の ``---`` … ``---``) → 空行
@@ -62,13 +68,11 @@ PROSE_DIRECTIVES = {
 #: 式として扱うディレクティブ
 MATH_DIRECTIVES = {"math", "glue:math"}
 
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\s*(\{([^}]+)\})?(.*)$")
 OPTION = re.compile(r"^\s*:[\w-]+:.*$")
 TARGET = re.compile(r"^\s*\([\w:.-]+\)=\s*$")
 ROLE = re.compile(r"\{[\w:.-]+\}(`+)(.+?)\1")
 INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)(.+?)(?<=\S)(?<!\\)\$(?!\$)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-ENV_BEGIN = re.compile(r"^\s*\\begin\{(\w+\*?)\}")
 DISABLE = re.compile(r"^\s*%\s*(textlint-(?:disable|enable)\b.*)$")
 
 
@@ -129,23 +133,60 @@ def _ends_sentence(lines: list[MaskedLine]) -> bool:
     return True
 
 
-def mask_myst(source: str) -> list[MaskedLine]:
-    """MyST の章を、同じ行数の「textlint 向け Markdown」に変換する。"""
+@dataclass
+class _Block:
+    """myst-parser が見つけたブロック (行番号は 0 始まり、``end`` は含まない)。"""
+
+    kind: str  # "fence" (ディレクティブ・コード)、"math"、"front_matter"
+    end: int
+    name: str = ""  # ディレクティブ名 ({name})。普通のコードブロックなら ""
+    fence: str = ""  # フェンスの記号 (``` や :::)
+
+
+def _blocks(source: str) -> dict[int, _Block]:
+    """章を myst-parser (スライドと同じ reader) で読み、ブロックの位置を返す。
+
+    フェンス・コロンフェンス・``$$`` の式・``\\begin{…}`` の式・冒頭の YAML を、
+    本のビルドと同じ拡張の markdown-it のトークンから取る。
+    """
+    from dlbook_tools.slides import read
+
+    out: dict[int, _Block] = {}
+    for tok in read.tokens(source):
+        if tok.map is None:
+            continue
+        start, end = tok.map
+        if tok.type in ("fence", "colon_fence"):
+            m = re.match(r"^\{([^}]+)\}", tok.info.strip())
+            name = m.group(1).strip() if m else ""
+            out[start] = _Block("fence", end, name, tok.markup)
+        elif tok.type in ("math_block", "math_block_label", "amsmath"):
+            out[start] = _Block("math", end)
+        elif tok.type == "front_matter":
+            out[start] = _Block("front_matter", end)
+    return out
+
+
+def _closes(line: str, fence: str) -> bool:
+    """``line`` が ``fence`` で開いたフェンスを閉じる行か。"""
+    text = line.strip()
+    return len(text) >= len(fence) and set(text) == {fence[0]}
+
+
+def mask_myst(source: str, in_directive: bool = False) -> list[MaskedLine]:
+    """MyST の章を、同じ行数の「textlint 向け Markdown」に変換する。
+
+    ブロックの構造 (ディレクティブ、コード、式) は myst-parser のトークンで
+    見分け、行の中 (ロールと ``$…$``) は正規表現で隠す。
+    """
     lines = source.split("\n")
+    blocks = _blocks(source)
     out: list[MaskedLine] = []
-    stack: list[str] = []  # 開いている「文章のディレクティブ」のフェンス
-    i = 0
-    if lines and lines[0].strip() == "---":  # jupytext のヘッダ
-        end = next(
-            (k for k in range(1, len(lines)) if lines[k].strip() == "---"), 0
-        )
-        out += [MaskedLine("") for _ in range(end + 1)]
-        i = end + 1
 
     def blank(n: int = 1) -> None:
         out.extend(MaskedLine("") for _ in range(n))
 
-    def math_block(n: int) -> None:
+    def math_block(start: int, n: int) -> None:
         """n 行の式。文の途中なら前後とつなぐ。"""
         if _ends_sentence(out):
             blank(n)
@@ -157,103 +198,36 @@ def mask_myst(source: str) -> list[MaskedLine]:
             out[k] = MaskedLine("`m`")
         out.extend(MaskedLine("`m`") for _ in range(n))
         # 式の直後の空行も同様に (次の行が文の続きなら 1 つの段落になる)
-        j = i + n
+        j = start + n
         while j < len(lines) and not lines[j].strip():
             lines[j] = "`m`"
             j += 1
 
+    i = 0
     while i < len(lines):
-        line = lines[i]
-        m = FENCE.match(line)
-        if (
-            stack
-            and m
-            and not m.group(3)
-            and m.group(2)[0] == stack[-1][0]
-            and len(m.group(2)) >= len(stack[-1])
-            and not m.group(5).strip()
-        ):
-            stack.pop()  # 文章のディレクティブを閉じる
-            blank()
-            i += 1
-            continue
-        if m and m.group(3):
-            fence, name = m.group(2), m.group(4).strip()
-            if name in PROSE_DIRECTIVES:
-                stack.append(fence)
-                blank()
-                i += 1
-                while i < len(lines) and OPTION.match(lines[i]):  # :name: など
-                    blank()
-                    i += 1
-                if (
-                    i < len(lines) and lines[i].strip() == "---"
-                ):  # YAML のオプション
-                    end = next(
-                        (
-                            k
-                            for k in range(i + 1, len(lines))
-                            if lines[k].strip() == "---"
-                        ),
-                        i,
-                    )
-                    blank(end - i + 1)
-                    i = end + 1
-                continue
-            # コードのディレクティブ・知らないディレクティブ: 閉じるまでそのまま
-            end = i + 1
-            while end < len(lines):
-                c = FENCE.match(lines[end])
-                if (
-                    c
-                    and c.group(2)[0] == fence[0]
-                    and len(c.group(2)) >= len(fence)
-                ):
-                    if not c.group(3) and not c.group(5).strip():
-                        break
-                end += 1
-            n = min(end, len(lines) - 1) - i + 1
-            if name in MATH_DIRECTIVES:
-                math_block(n)
+        block = blocks.get(i)
+        if block is not None:
+            n = max(1, min(block.end, len(lines)) - i)
+            if block.kind == "front_matter":
+                blank(n)
+            elif block.kind == "math" or block.name in MATH_DIRECTIVES:
+                math_block(i, n)
+            elif block.name in PROSE_DIRECTIVES:
+                out.extend(_mask_prose_directive(lines[i : i + n], block))
+            elif not block.name:  # 普通のコードブロック: そのまま
+                out.extend(MaskedLine(ln) for ln in lines[i : i + n])
             else:
-                # 通常のコードブロックにする (コロンのフェンスもバッククォートに)
-                out.append(MaskedLine("`" * max(3, len(fence)) + "text"))
+                # コード・知らないディレクティブ: 通常のコードブロックにする
+                # (コロンのフェンスもバッククォートに)。textlint は検査しない
+                mark = "`" * max(3, len(block.fence))
+                out.append(MaskedLine(mark + "text"))
                 out.extend(MaskedLine(ln) for ln in lines[i + 1 : i + n - 1])
                 if n > 1:
-                    out.append(MaskedLine("`" * max(3, len(fence))))
+                    out.append(MaskedLine(mark))
             i += n
             continue
-        if m and not m.group(3):  # 普通のコードブロック: 閉じるまでそのまま
-            fence = m.group(2)
-            end = i + 1
-            while end < len(lines) and not lines[end].lstrip().startswith(
-                fence
-            ):
-                end += 1
-            end = min(end, len(lines) - 1)
-            out.extend(MaskedLine(ln) for ln in lines[i : end + 1])
-            i = end + 1
-            continue
+        line = lines[i]
         stripped = line.strip()
-        if stripped.startswith("$$"):
-            end = i
-            rest = stripped[2:]
-            if "$$" not in rest:
-                end = i + 1
-                while end < len(lines) and "$$" not in lines[end]:
-                    end += 1
-            math_block(min(end, len(lines) - 1) - i + 1)
-            i = end + 1
-            continue
-        env = ENV_BEGIN.match(line)
-        if env:
-            close = f"\\end{{{env.group(1)}}}"
-            end = i
-            while end < len(lines) and close not in lines[end]:
-                end += 1
-            math_block(min(end, len(lines) - 1) - i + 1)
-            i = end + 1
-            continue
         d = DISABLE.match(line)
         if d:
             out.append(MaskedLine(f"<!-- {d.group(1).strip()} -->"))
@@ -261,12 +235,63 @@ def mask_myst(source: str) -> list[MaskedLine]:
             TARGET.match(line) or stripped == "+++" or stripped.startswith("%")
         ):
             blank()
-        elif stack and OPTION.match(line) and out and not out[-1].text.strip():
-            blank()
+        elif (
+            in_directive
+            and OPTION.match(line)
+            and (not out or not out[-1].text.strip())
+        ):
+            blank()  # 本文の後ろにまとめて書いたオプション (:notes: など)
         else:
             out.append(_mask_inline(line))
         i += 1
     assert len(out) == len(source.split("\n")), "行数が変わった"
+    return out
+
+
+def _mask_prose_directive(lines: list[str], block: _Block) -> list[MaskedLine]:
+    """文章のディレクティブ: フェンスとオプションを空行にし、本文を隠して残す。"""
+    n = len(lines)
+    closed = n > 1 and _closes(lines[-1], block.fence)
+    body_end = n - 1 if closed else n
+    out = [MaskedLine("")]  # 開きのフェンス
+    k = 1
+    # 先頭のオプション (:name: など) は空行に。字下げした続きの行 (:notes: の
+    # 文章) は文章として検査する
+    while k < body_end and (
+        OPTION.match(lines[k])
+        or (k > 1 and lines[k][:1].isspace() and lines[k].strip())
+    ):
+        opt = OPTION.match(lines[k]) and not lines[k][:1].isspace()
+        out.append(MaskedLine("") if opt else _mask_inline(lines[k]))
+        k += 1
+    if k < body_end and lines[k].strip() == "---":  # YAML のオプション
+        close = next(
+            (j for j in range(k + 1, body_end) if lines[j].strip() == "---"),
+            None,
+        )
+        if close is not None:
+            out.extend(MaskedLine("") for _ in range(k, close + 1))
+            k = close + 1
+    body = lines[k:body_end]
+    if body:
+        # 本文は入れ子の Markdown (式や code-cell を含みうる) として同じ規則で
+        indent = min(
+            (len(ln) - len(ln.lstrip()) for ln in body if ln.strip()),
+            default=0,
+        )
+        inner = mask_myst(
+            "\n".join(ln[indent:] for ln in body), in_directive=True
+        )
+        # 字下げを戻し、列の対応もずらす
+        for m in inner:
+            shifted = [
+                (a + indent, b + indent, c, d) for a, b, c, d in m.pieces
+            ]
+            out.append(
+                MaskedLine(" " * indent + m.text if m.text else "", shifted)
+            )
+    if closed:
+        out.append(MaskedLine(""))
     return out
 
 
