@@ -57,11 +57,16 @@ preview: setup ## 1 章だけビルド: make preview CH=book/ch04_nn_basics.md
 	$(BIN)/python -m dlbook_tools.preview $(CH)
 
 # ---------------------------------------------------------------- checks
+# サイトを先に 1 度だけビルドし、テストは 2 プロセスで分けて走らせる
+# (テストのファイルごとに 1 プロセス。各プロセスがビルドし直さないよう DLBOOK_SKIP_BUILD)
+PYTEST_N ?= 2
 test: setup lint ## すべてのテスト (lint + unit tests + one site build checked in Chromium)
-	$(BIN)/pytest -q -m "not weekly" tests
+	$(BIN)/python -m dlbook_tools.build all
+	DLBOOK_SKIP_BUILD=1 $(BIN)/pytest -q -n $(PYTEST_N) --dist loadfile -m "not weekly" tests
 
 test-all: setup lint ## make test + 章を丸ごと実行し直す重い検査 (weekly 印、毎週の CI)
-	$(BIN)/pytest -q tests
+	$(BIN)/python -m dlbook_tools.build all
+	DLBOOK_SKIP_BUILD=1 $(BIN)/pytest -q -n $(PYTEST_N) --dist loadfile tests
 
 test-unit: setup ## パッケージの単体テストだけ (package unit tests only)
 	$(BIN)/pytest -q -m "not site and not slow" tests

@@ -60,3 +60,49 @@ def test_capture_survives_an_inplace_next_layer() -> None:
         expected = net[0](x)
     assert (expected < 0).any()  # ReLU で消える負の値がある
     torch.testing.assert_close(acts["0"], expected)
+
+
+class TestOrientationCoherence:
+    def test_an_edge_is_one_and_a_blob_is_zero(self) -> None:
+        edge = torch.zeros(1, 3, 8, 8)
+        edge[..., :4, :] = 1.0  # 上が明るく下が暗い横のエッジ
+        yy, xx = torch.meshgrid(
+            torch.arange(8.0), torch.arange(8.0), indexing="ij"
+        )
+        blob = torch.exp(-((yy - 3.5) ** 2 + (xx - 3.5) ** 2) / 4)
+        blob = blob.expand(1, 3, 8, 8)
+        coh = fm.orientation_coherence(torch.cat([edge, blob]))
+        assert coh[0] == pytest.approx(1.0, abs=1e-6)
+        assert coh[1] == pytest.approx(0.0, abs=1e-6)
+
+    def test_random_filters_are_incoherent(self) -> None:
+        g = torch.Generator().manual_seed(0)
+        coh = fm.orientation_coherence(torch.randn(64, 3, 8, 8, generator=g))
+        assert float(coh.median()) < 0.25
+
+
+def test_show_filters_keeps_zero_grey_and_sign() -> None:
+    w = torch.tensor([[[[0.0, 2.0], [-1.0, 0.5]]]])
+    out = fm.show_filters(w)
+    assert out[0, 0, 0, 0] == 0.5 and out[0, 0, 0, 1] == 1.0
+    assert out[0, 0, 1, 0] == pytest.approx(0.25)
+
+
+def test_photo_patches_shape_and_range() -> None:
+    p = fm.photo_patches(6, 40, seed=1)
+    assert p.shape == (40, 3, 6, 6)
+    assert 0.0 <= float(p.min()) and float(p.max()) <= 1.0
+    assert torch.equal(p, fm.photo_patches(6, 40, seed=1))
+
+
+def test_sparse_filters_learn_oriented_edges() -> None:
+    """小さな設定でも、損失が下がり、乱数よりずっと向きのそろったフィルタになる。"""
+    kwargs = dict(n_filters=12, size=8, n_patches=3000, max_iter=80, seed=0)
+    out = fm.sparse_filters(**kwargs)
+    W = out["filters"]
+    assert isinstance(W, torch.Tensor) and W.shape == (12, 3, 8, 8)
+    before, after = out["loss"]
+    assert after < 0.95 * before
+    coh = fm.orientation_coherence(W)
+    assert float(coh.median()) > 0.5
+    assert torch.equal(W, fm.sparse_filters(**kwargs)["filters"])  # 同じシード

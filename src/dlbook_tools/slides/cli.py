@@ -123,7 +123,7 @@ def build(
             args=(html_dir, [Path(d.name) for d in decks], out_dir, sheets),
         )
         thread.start()
-    rendered = sorted({"editable", "handout"} & set(formats))
+    rendered = sorted({"editable", "handout", "pptx"} & set(formats))
     try:
         times = run_marp(
             mds,
@@ -205,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    if {"editable", "handout"} & set(formats) and "html" not in formats:
-        formats.append(
-            "html"
-        )  # 編集用 PPTX と配布資料は HTML のデッキから作る
+    if {"editable", "handout", "pptx"} & set(
+        formats
+    ) and "html" not in formats:
+        # 編集用 PPTX・配布資料・画像の PPTX は HTML のデッキから作る
+        formats.append("html")
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         parser.error(

@@ -12,6 +12,10 @@ Marp の ``--pptx-editable`` は LibreOffice (Debian で数百 MB、CI が遅い
 
 **配布資料** (``<章>.handout.pdf``): 各スライドの画像と話者ノートを A4 に 4 枚ずつ
 並べた HTML を Chromium で印刷する。
+
+**画像の PPTX** (``<章>.pptx``): 各ページが、ブラウザが 2 倍の解像度で描いた
+スライド 1 枚の画像と話者ノート (見た目は HTML・PDF と同じ)。Marp の ``--pptx``
+と同じものだが、同じ描画から撮るので、デッキをもう一度描き直さない。
 """
 
 from __future__ import annotations
@@ -399,8 +403,19 @@ def _shooter(page: Any) -> Callable[[dict[str, float]], bytes]:
     return shoot
 
 
+def picture_slide(prs: Any, image: bytes, notes: str) -> None:
+    """スライド全面の画像 1 枚と話者ノートのページを足す (画像の PPTX)。"""
+    slide = prs.slides.add_slide(prs.slide_layouts[6])  # 白紙
+    slide.shapes.add_picture(
+        io.BytesIO(image), 0, 0, prs.slide_width, prs.slide_height
+    )
+    if notes:
+        slide.notes_slide.notes_text_frame.text = notes
+
+
 def export_rendered(decks: list[Path], formats: list[str]) -> None:
-    """HTML のデッキ (``<章>.html``) を描き、編集できる PPTX と配布資料を書く。"""
+    """HTML のデッキ (``<章>.html``) を描き、編集できる PPTX・配布資料・画像の
+    PPTX (``formats`` の ``editable``・``handout``・``pptx``) を書く。"""
     from playwright.sync_api import sync_playwright
     from pptx import Presentation
     from pptx.util import Emu
@@ -422,9 +437,10 @@ def export_rendered(decks: list[Path], formats: list[str]) -> None:
             context.route("http*://**", lambda route: route.abort())
             page = context.new_page()
             html_path = md.resolve().with_suffix(".html")
-            prs = Presentation()
-            prs.slide_width = Emu(_emu(width))
-            prs.slide_height = Emu(_emu(height))
+            prs, pictures = Presentation(), Presentation()
+            for p in (prs, pictures):
+                p.slide_width = Emu(_emu(width))
+                p.slide_height = Emu(_emu(height))
             shots: list[tuple[bytes, str]] = []
             page.goto(html_path.as_uri() + "#1")
             # 発表用の操作ボタン (ページ送りの帯) は写さない
@@ -453,9 +469,17 @@ def export_rendered(decks: list[Path], formats: list[str]) -> None:
                     add_slide(
                         prs, info, pinfo["notes"], md.parent, _shooter(page)
                     )
+                if "pptx" in formats:
+                    picture_slide(
+                        pictures,
+                        page.screenshot(type="jpeg", quality=90),
+                        pinfo["notes"],
+                    )
                 shots.append((shot, pinfo["notes"]))
             if "editable" in formats:
                 prs.save(str(md.with_suffix(".editable.pptx")))
+            if "pptx" in formats:
+                pictures.save(str(md.with_suffix(".pptx")))
             if "handout" in formats:
                 page.set_content(
                     handout_html(meta["chapter"] + "　配布資料", shots)
