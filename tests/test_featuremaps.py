@@ -106,3 +106,15 @@ def test_sparse_filters_learn_oriented_edges() -> None:
     coh = fm.orientation_coherence(W)
     assert float(coh.median()) > 0.5
     assert torch.equal(W, fm.sparse_filters(**kwargs)["filters"])  # 同じシード
+
+
+def test_zero_mean_filter_equals_patch_mean_subtraction() -> None:
+    """本文の特徴マップ: フィルタの平均を引いてかける = 小片ごとに平均を引いてかける。"""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 3, 5, 5, generator=g, dtype=torch.float64)
+    x = torch.rand(1, 3, 12, 12, generator=g, dtype=torch.float64)
+    w0 = w - w.mean(dim=(1, 2, 3), keepdim=True)
+    patches = torch.nn.functional.unfold(x, 5)  # (1, 75, 64)
+    patches = patches - patches.mean(dim=1, keepdim=True)
+    direct = (w.reshape(4, -1) @ patches[0]).reshape(4, 8, 8)
+    torch.testing.assert_close(torch.nn.functional.conv2d(x, w0)[0], direct)

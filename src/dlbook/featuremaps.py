@@ -1,7 +1,7 @@
 """学習したネットワークの中を見る: 第 1 層のフィルタと中間層の特徴マップ。
 
 フォワードフック (forward hook) で、指定した層の出力を横取りして保存する。
-写真の小片で学習した 1 層のスパース自己符号化器 (:func:`sparse_filters`) は、
+写真の小片で学習した 1 層の RICA (:func:`sparse_filters`) は、
 自然画像から向きのあるエッジのフィルタが育つことを短い計算で示す。
 """
 
@@ -155,15 +155,18 @@ def sparse_filters(
     max_iter: int = 300,
     seed: int = 0,
 ) -> dict[str, object]:
-    """写真の小片で 1 層のスパース自己符号化器を学習し、そのフィルタを返す。
+    """写真の小片で 1 層の RICA を学習し、そのフィルタを返す。
 
     小片 :math:`\\mathbf{x}` から明るさの平均を引き、ZCA で白色化する
-    (:math:`\\tilde{\\mathbf{x}} = Z \\mathbf{x}`、画素の相関を消す)。長さ 1 の
+    (:math:`\\tilde{\\mathbf{x}} = Z \\mathbf{x}`、画素の相関をほぼ消す。
+    :math:`Z = U (\\Lambda + \\epsilon I)^{-1/2} U^\\top`、:math:`\\epsilon` は固有値の
+    平均の 0.1 倍なので、分散の小さい成分は 1 までは持ち上げない)。長さ 1 の
     フィルタを並べた :math:`W` で符号 :math:`\\mathbf{h} = W \\tilde{\\mathbf{x}}`
     を作り、:math:`W^\\top \\mathbf{h}` で元に戻す誤差と、符号の大きさ
     :math:`\\sum_k |h_k|` (なめらかにした絶対値) の和を L-BFGS で小さくする。
-    重みを符号化と復号で共有した自己符号化器 (RICA: Le et al. 2011) で、
-    ICA・スパース符号化 (Olshausen & Field 1996) と同じ考えである。
+    ICA の直交制約を再構成誤差の罰則に置き換えた RICA (reconstruction ICA:
+    Le et al. 2011) で、重みを符号化と復号で共有した線形のスパース自己符号化器と
+    みなせる。スパース符号化 (Olshausen & Field 1996) と同じ考えである。
 
     Returns:
         ``filters`` (生の画素にかかるフィルタ :math:`W Z`、
