@@ -47,7 +47,8 @@ slides: setup ## スライドだけ (全形式)。1 章だけ: make slides CH=bo
 pdf: html ## 本全体の PDF (_build/html/dlbook.pdf)
 	$(BIN)/python -m dlbook_tools.build pdf
 
-book: html slides pdf ## 本とスライドと PDF をビルド (build the whole site)
+book: setup ## 本とスライドと PDF をビルド (スライドと PDF は同時に。build the whole site)
+	$(BIN)/python -m dlbook_tools.build all
 	@echo "サイト: _build/html/index.html"
 
 serve: setup ## 執筆中のライブプレビュー (live preview on http://127.0.0.1:8000)

@@ -2,13 +2,15 @@
 
 測るもの (どれも作業ツリーの ``_build/`` には触れない):
 
-1. 冷えたビルド (cold): リポジトリの一時コピーで、キャッシュなしに
-   本 (HTML、quick プロファイル) とスライドを作る時間
+1. 冷えたビルド (cold): リポジトリの一時コピーで、キャッシュなしに ``make book``
+   と同じ ``build all`` (本 (HTML、quick プロファイル) の後、スライドと本の PDF を
+   同時に) を走らせる時間。ログから本・スライド・PDF それぞれの秒数も読む
 2. 変更なしの再ビルド (no-change): 同じコピーでもう一度 HTML を作る時間
 3. 1 段落の編集 (edit): コピーの 4 章の本文 1 行に 1 文を足して HTML を作り直す時間
    (コードセルは変わらないので実行キャッシュが効き、セルは再実行されない)
 4. スライドの書き出し (slides): 全章のスライドを全形式 (md/html/pdf/pptx/ノート/
-   編集用 PPTX/配布資料/演習シート) で作る時間 (冷えた状態、目標 90 秒)
+   編集用 PPTX/配布資料/演習シート) で、ほかの書き出しと並べずに単独で作る時間
+   (スライドにはキャッシュがないので毎回すべて書き出す。目標 90 秒)
 5. ページの重さ (page weight): コピーのサイトを 127.0.0.1 で gzip 付きで配信し
    (静的ホスティングと同じくテキストだけを圧縮)、Chromium で各章を空のキャッシュで
    開いたときに転送したバイト数 (HTML・CSS・JS・フォント・画像)。目標は図 (画像) を
@@ -37,6 +39,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +64,7 @@ TARGETS = {
     "cold": 360.0,
     "no_change": 20.0,
     "edit": 60.0,
-    "cold_slides": 90.0,
+    "slides_alone": 90.0,
 }
 #: 1 章を初めて開いたときの転送量の目標 (図を除く、gzip)
 PAGE_WEIGHT_TARGET = 450 * 1024
@@ -155,18 +158,32 @@ def bench_builds(copy: Path) -> dict[str, float]:
     py = sys.executable
     build = [py, "-m", "dlbook_tools.build"]
     times = {}
-    times["cold_html"] = timed([*build, "html"], copy, env, log)
-    times["cold_slides"] = timed([*build, "slides"], copy, env, log)
-    times["cold_pdf"] = timed([*build, "pdf"], copy, env, log)
-    times["cold"] = (
-        times["cold_html"] + times["cold_slides"] + times["cold_pdf"]
-    )
+    # make book と同じ: 本 (HTML) の後、スライドと本の PDF を同時に作る
+    start = log.stat().st_size if log.exists() else 0
+    times["cold"] = timed([*build, "all"], copy, env, log)
+    times.update(phase_seconds(log.read_text("utf-8")[start:]))
     times["no_change"] = timed([*build, "html"], copy, env, log)
     line = edit_paragraph(copy / EDIT_CHAPTER)
     print(f"  {EDIT_CHAPTER}:{line} に 1 文を足した")
     times["edit"] = timed([*build, "html"], copy, env, log)
-    times["no_change_slides"] = timed([*build, "slides"], copy, env, log)
+    # スライドだけを単独で (ほかの書き出しと CPU を分け合わずに) 全形式書き出す
+    times["slides_alone"] = timed([*build, "slides"], copy, env, log)
     return times
+
+
+def phase_seconds(log: str) -> dict[str, float]:
+    """``build all`` のログから、本・スライド・PDF それぞれの秒数を読む。"""
+    patterns = {
+        "cold_html": r"\[dlbook\] HTML のビルド完了: ([\d.]+) 秒",
+        "cold_slides": r"\[slides\] 全体: ([\d.]+) 秒",
+        "cold_pdf": r"\[dlbook\] PDF: .*?([\d.]+) 秒\)",
+    }
+    out = {}
+    for key, pattern in patterns.items():
+        m = re.search(pattern, log)
+        if m:
+            out[key] = float(m.group(1))
+    return out
 
 
 def _kind(url: str, content_type: str) -> str:
@@ -279,16 +296,19 @@ def to_markdown(data: dict) -> str:
     times = data.get("builds")
     if times:
         names = {
-            "cold": "冷えたビルド (本 + スライド + PDF、キャッシュなし)",
-            "cold_html": "　うち本 (HTML、全セルを実行)",
-            "cold_slides": (
-                "　うちスライドの書き出し (全章 × md/html/pdf/pptx/ノート/"
-                "編集用 PPTX/配布資料/演習シート)"
+            "cold": (
+                "冷えたビルド (make book: 本の後にスライドと PDF を同時に、"
+                "キャッシュなし)"
             ),
-            "cold_pdf": "　うち本の PDF",
+            "cold_html": "　うち本 (HTML、全セルを実行)",
+            "cold_slides": "　うちスライド (PDF と同時)",
+            "cold_pdf": "　うち本の PDF (スライドと同時)",
             "no_change": "変更なしの再ビルド (HTML)",
             "edit": "1 段落を編集して再ビルド (HTML)",
-            "no_change_slides": "変更なしのスライド再書き出し",
+            "slides_alone": (
+                "スライドだけの書き出し (全章 × md/html/pdf/pptx/ノート/"
+                "編集用 PPTX/配布資料/演習シート、単独)"
+            ),
         }
         lines += [
             "## ビルド時間",

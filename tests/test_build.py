@@ -146,7 +146,11 @@ def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
     page = book / "_build" / "html" / "book" / "ch04_nn_basics.html"
     assert _build(book).returncode == 0
     assert "VALUE = 'A'" in page.read_text()
+    written = page.stat().st_mtime_ns
     assert _build(book).returncode == 0  # 変更なし: キャッシュから
+    # 変更なしの再ビルドは章を書き直さない (章番号の offset で毎回書き直していた)
+    assert page.stat().st_mtime_ns == written
+    assert 'section-number">4.1' in page.read_text()
     (book / "src" / "dlbook" / "marker.py").write_text("VALUE = 'B'\n")
     proc = _build(book)
     assert proc.returncode == 0, proc.stdout[-3000:]
