@@ -2,4 +2,5 @@
 
 from dlbook_tools.slides.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # 書き出しが spawn で子プロセスを作るので必要
+    raise SystemExit(main())
