@@ -99,16 +99,20 @@ def defined_names(tree: ast.AST) -> set[str]:
 
 
 def foreign_names(setup: list, cells: list) -> set[str]:
-    """節のセルが読むのに、準備のセルにもその節にも定義がない名前。"""
-    mine = ast.parse(_python(cells))
-    known = defined_names(ast.parse(_python(setup))) | defined_names(mine)
+    """節のセルが読むのに、準備のセルにも、その節のそれまでのセル (と同じセル)
+    にも定義がない名前。"""
+    known = defined_names(ast.parse(_python(setup)))
     known |= set(dir(builtins)) | KERNEL_NAMES
-    used = {
-        n.id
-        for n in ast.walk(mine)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
-    return used - known
+    foreign: set[str] = set()
+    for cell in cells:
+        tree = ast.parse(_python([cell]))
+        known |= defined_names(tree)
+        foreign |= {
+            n.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        } - known
+    return foreign
 
 
 class TestForeignNames:
@@ -123,6 +127,14 @@ class TestForeignNames:
         setup, sections = split_sections(text)
         found = {t: foreign_names(setup, cs) for t, cs in sections}
         assert found == {"A": set(), "B": {"net"}}
+
+    def test_a_name_defined_only_in_a_later_cell_is_found(self) -> None:
+        text = (
+            "# 章\n\n## A\n\n```{code-cell} ipython3\ny = transfer.f()\n```"
+            "\n\n```{code-cell} ipython3\nimport transfer\n```\n"
+        )
+        setup, sections = split_sections(text)
+        assert foreign_names(setup, dict(sections)["A"]) == {"transfer"}
 
 
 @pytest.mark.parametrize(("path", "title"), _cases())
