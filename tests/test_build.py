@@ -151,6 +151,16 @@ def test_src_change_invalidates_execution_cache(tmp_path: Path) -> None:
     # 変更なしの再ビルドは章を書き直さない (章番号の offset で毎回書き直していた)
     assert page.stat().st_mtime_ns == written
     assert 'section-number">4.1' in page.read_text()
+    # コミットが変わったら、変更のないページもフッターのコミットを書き直す
+    sha = "ab" * 20
+    proc = _run(
+        book,
+        f"import os; os.environ['GITHUB_SHA'] = {sha!r}; "
+        "from dlbook_tools.build import run_jupyter_book; "
+        f"sys.exit(run_jupyter_book(Path({str(book)!r})))",
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f"/commit/{sha}" in page.read_text()
     (book / "src" / "dlbook" / "marker.py").write_text("VALUE = 'B'\n")
     proc = _build(book)
     assert proc.returncode == 0, proc.stdout[-3000:]

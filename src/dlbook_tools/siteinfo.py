@@ -136,15 +136,27 @@ def always_reread_status(
     )
     same_build = getattr(env, "dlbook_status_key", None) == key
     env.dlbook_status_key = key  # type: ignore[attr-defined]
+    # フッターの版とコミットはどのページにもあるので、変わったら全部書き直す
+    env.dlbook_rewrite_all = not same_build  # type: ignore[attr-defined]
     others = (added | changed | removed) - {status}
     if status not in env.found_docs or status in added:
         return []
     return [status] if others or not same_build else []
 
 
+def rewrite_all_on_new_build(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """コミット・版・プロファイルが変わったビルドでは、すべてのページを書き直す
+    (読み直しはしない)。変わらなければ、変わった文書だけが書き直される。"""
+    if getattr(env, "dlbook_rewrite_all", False):
+        env.dlbook_rewrite_all = False  # type: ignore[attr-defined]
+        return sorted(env.found_docs)
+    return []
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("dlbook_status_doc", "book/build_status", "env")
     app.connect("env-get-outdated", always_reread_status)
+    app.connect("env-get-updated", rewrite_all_on_new_build)
     app.connect("doctree-resolved", add_pdf_link)
     app.connect("doctree-resolved", localize_exec_table)
     app.connect("html-page-context", set_footer)
