@@ -130,17 +130,29 @@ def theme_static() -> Path:
     return Path(theme_init).parent / "theme" / "pydata_sphinx_theme" / "static"
 
 
-def _templates(app: Sphinx) -> Path:
-    out = Path(app.outdir).parent / ".dlbook_icon_templates"
-    out.mkdir(parents=True, exist_ok=True)
-    macros = (theme_static() / "webpack-macros.html").read_text("utf-8")
-    # layout.html は "static/webpack-macros.html" の名前で読む
-    target = out / "static" / "webpack-macros.html"
-    target.parent.mkdir(exist_ok=True)
-    text = macros_without_script(macros)
+def derived_template(app: Sphinx, folder: str, name: str, text: str) -> Path:
+    """テーマのテンプレートを作り替えた ``text`` を、``_build/<folder>/<name>``
+    に書き (中身が変わったときだけ)、``templates_path`` に足すフォルダを返す。
+
+    ``name`` はテーマが読む名前 (例 ``static/webpack-macros.html``)。
+    """
+    out = Path(app.outdir).parent / folder
+    target = out / name
+    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.read_text("utf-8") != text:
         target.write_text(text, encoding="utf-8")
     return out
+
+
+def _templates(app: Sphinx) -> Path:
+    macros = (theme_static() / "webpack-macros.html").read_text("utf-8")
+    # layout.html は "static/webpack-macros.html" の名前で読む
+    return derived_template(
+        app,
+        ".dlbook_icon_templates",
+        "static/webpack-macros.html",
+        macros_without_script(macros),
+    )
 
 
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:

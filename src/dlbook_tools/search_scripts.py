@@ -17,6 +17,8 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
+from dlbook_tools.icons import derived_template
+
 SCRIPTS = (
     "_static/searchtools.js",
     "_static/language_data.js",
@@ -59,13 +61,12 @@ def layout_without_search_scripts(layout: str) -> str:
 
 
 def _templates(app: Sphinx) -> Path:
-    out = Path(app.outdir).parent / ".dlbook_search_templates"
-    target = out / "pydata_sphinx_theme" / "layout.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = layout_without_search_scripts(theme_layout().read_text("utf-8"))
-    if not target.exists() or target.read_text("utf-8") != text:
-        target.write_text(text, encoding="utf-8")
-    return out
+    return derived_template(
+        app,
+        ".dlbook_search_templates",
+        "pydata_sphinx_theme/layout.html",
+        layout_without_search_scripts(theme_layout().read_text("utf-8")),
+    )
 
 
 def _check_option(app: Sphinx) -> None:

@@ -42,20 +42,25 @@ def _shift(number: tuple[int, ...] | list[int] | None, offset: int) -> Any:
     return list(shifted) if isinstance(number, list) else shifted
 
 
+def _shift_stored_numbers(env: BuildEnvironment, delta: int) -> None:
+    """保存された節と図の番号の先頭 (章) に ``delta`` を足す。"""
+    for docname, secnums in env.toc_secnumbers.items():
+        env.toc_secnumbers[docname] = {
+            anchor: _shift(num, delta) for anchor, num in secnums.items()
+        }
+    for docname, figtypes in env.toc_fignumbers.items():
+        env.toc_fignumbers[docname] = {
+            figtype: {fid: _shift(num, delta) for fid, num in ids.items()}
+            for figtype, ids in figtypes.items()
+        }
+
+
 def offset_numbers(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """TocTreeCollector が振った番号の先頭 (章) に ``dlbook_chapter_offset`` を足す。"""
     offset = app.config.dlbook_chapter_offset
     if not offset:
         return []
-    for docname, secnums in env.toc_secnumbers.items():
-        env.toc_secnumbers[docname] = {
-            anchor: _shift(num, offset) for anchor, num in secnums.items()
-        }
-    for docname, figtypes in env.toc_fignumbers.items():
-        env.toc_fignumbers[docname] = {
-            figtype: {fid: _shift(num, offset) for fid, num in ids.items()}
-            for figtype, ids in figtypes.items()
-        }
+    _shift_stored_numbers(env, offset)
     # サイドバーと前後リンクに出る番号 (toc のノードと各ページのタイトル)
     for toc in env.tocs.values():
         for ref in toc.findall(nodes.reference):
@@ -80,15 +85,7 @@ def unshift_numbers(app: Sphinx, env: BuildEnvironment) -> list[str]:
     offset = app.config.dlbook_chapter_offset
     if not offset or not getattr(env, "dlbook_numbers_shifted", False):
         return []
-    for docname, secnums in env.toc_secnumbers.items():
-        env.toc_secnumbers[docname] = {
-            anchor: _shift(num, -offset) for anchor, num in secnums.items()
-        }
-    for docname, figtypes in env.toc_fignumbers.items():
-        env.toc_fignumbers[docname] = {
-            figtype: {fid: _shift(num, -offset) for fid, num in ids.items()}
-            for figtype, ids in figtypes.items()
-        }
+    _shift_stored_numbers(env, -offset)
     env.dlbook_numbers_shifted = False  # type: ignore[attr-defined]
     return []
 
