@@ -118,3 +118,13 @@ def test_zero_mean_filter_equals_patch_mean_subtraction() -> None:
     patches = patches - patches.mean(dim=1, keepdim=True)
     direct = (w.reshape(4, -1) @ patches[0]).reshape(4, 8, 8)
     torch.testing.assert_close(torch.nn.functional.conv2d(x, w0)[0], direct)
+
+
+def test_dominant_orientation_of_vertical_and_horizontal_edges() -> None:
+    """上下で明暗が変わる (横の) エッジは π/2、左右で変わる (縦の) エッジは 0。"""
+    horizontal = torch.zeros(1, 3, 8, 8)
+    horizontal[..., :4, :] = 1.0
+    vertical = horizontal.transpose(2, 3)
+    theta = fm.dominant_orientation(torch.cat([horizontal, vertical]))
+    assert theta[0] == pytest.approx(torch.pi / 2, abs=1e-6)
+    assert theta[1] == pytest.approx(0.0, abs=1e-6)

@@ -107,14 +107,36 @@ def orientation_coherence(w: torch.Tensor) -> torch.Tensor:
     Shape:
         w: ``(C_out, C_in, K, K)`` → ``(C_out,)``
     """
+    jxx, jyy, jxy = _structure_tensor(w)
+    spread = torch.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)
+    return (spread / (jxx + jyy).clamp_min(1e-12)).float()
+
+
+def dominant_orientation(w: torch.Tensor) -> torch.Tensor:
+    """フィルタごとの、明暗が最も大きく変わる向き (0〜π、構造テンソルの主軸)。
+
+    :math:`\\theta = \\tfrac12 \\operatorname{atan2}(2 J_{xy}, J_{xx} - J_{yy})`
+    (:func:`orientation_coherence` と同じ :math:`J`)。
+
+    Shape:
+        w: ``(C_out, C_in, K, K)`` → ``(C_out,)``
+    """
+    jxx, jyy, jxy = _structure_tensor(w)
+    return (0.5 * torch.atan2(2 * jxy, jxx - jyy) % np.pi).float()
+
+
+def _structure_tensor(
+    w: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """平均を引いたフィルタの勾配の積和 :math:`(J_{xx}, J_{yy}, J_{xy})` (各 ``(C_out,)``)。"""
     w = w.detach().double()
     w = w - w.mean(dim=(1, 2, 3), keepdim=True)
     gy, gx = torch.gradient(w, dim=(2, 3))
-    jxx = (gx * gx).sum(dim=(1, 2, 3))
-    jyy = (gy * gy).sum(dim=(1, 2, 3))
-    jxy = (gx * gy).sum(dim=(1, 2, 3))
-    spread = torch.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)
-    return (spread / (jxx + jyy).clamp_min(1e-12)).float()
+    return (
+        (gx * gx).sum(dim=(1, 2, 3)),
+        (gy * gy).sum(dim=(1, 2, 3)),
+        (gx * gy).sum(dim=(1, 2, 3)),
+    )
 
 
 #: スパース自己符号化器の小片を切り出す写真 (scikit-image に同梱)
